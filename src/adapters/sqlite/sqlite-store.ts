@@ -1,0 +1,146 @@
+/**
+ * @module
+ * The embedded store: one SQLite file (node:sqlite) in WAL mode. Records are kept as JSON in a
+ * `body` column next to the few columns that queries and constraints need.
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { OperationRecord } from '../../core/operation.ts';
+import type { ServiceRecord } from '../../core/service.ts';
+import type { AccessKeyRecord, RevisionRecord, Store } from '../../core/store.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    // WAL lets the API read while the reconciler writes; busy_timeout covers a second process
+    // (a `berth` command) touching the file at the same moment.
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const version = Number((this.#db.prepare('PRAGMA user_version').get() as Row).user_version);
+    if (version > MIGRATIONS.length) {
+      throw new Error(`The store was written by a newer Berth (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Berth`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.transaction(() => {
+        this.#db.exec(MIGRATIONS[v] as string);
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+      });
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  transaction<T>(fn: () => T): T {
+    // Nested calls become savepoints, so helpers can be transactional on their own.
+    const name = `sp${this.#depth}`;
+    this.#db.exec(this.#depth === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${name}`);
+    this.#depth++;
+    try {
+      const result = fn();
+      this.#depth--;
+      this.#db.exec(this.#depth === 0 ? 'COMMIT' : `RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      this.#depth--;
+      this.#db.exec(this.#depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw error;
+    }
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.#stmt('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    return row === undefined ? undefined : String(row.value);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  insertService(s: ServiceRecord): void {
+    this.#stmt('INSERT INTO services (id, name, status, deleted_at, body) VALUES (?, ?, ?, ?, ?)').run(
+      s.id, s.name, s.status, s.deletedAt ?? null, JSON.stringify(s),
+    );
+  }
+
+  updateService(s: ServiceRecord): void {
+    this.#stmt('UPDATE services SET name = ?, status = ?, deleted_at = ?, body = ? WHERE id = ?').run(
+      s.name, s.status, s.deletedAt ?? null, JSON.stringify(s), s.id,
+    );
+  }
+
+  getService(id: string): ServiceRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM services WHERE id = ?').get(id));
+  }
+
+  findLiveServiceByName(name: string): ServiceRecord | undefined {
+    return parse(this.#stmt("SELECT body FROM services WHERE name = ? AND status <> 'DELETED'").get(name));
+  }
+
+  listLiveServices(): ServiceRecord[] {
+    return this.#stmt("SELECT body FROM services WHERE status <> 'DELETED' ORDER BY rowid").all().map((r) => parse(r) as ServiceRecord);
+  }
+
+  insertRevision(r: RevisionRecord): void {
+    this.#stmt('INSERT INTO revisions (id, service_id, number, body) VALUES (?, ?, ?, ?)').run(r.id, r.serviceId, r.number, JSON.stringify(r));
+  }
+
+  getRevision(id: string): RevisionRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM revisions WHERE id = ?').get(id));
+  }
+
+  insertOperation(op: OperationRecord): void {
+    this.#stmt('INSERT INTO operations (id, service_id, status, started_at, body) VALUES (?, ?, ?, ?, ?)').run(
+      op.id, op.serviceId, op.status, op.startedAt, JSON.stringify(op),
+    );
+  }
+
+  updateOperation(op: OperationRecord): void {
+    this.#stmt('UPDATE operations SET status = ?, body = ? WHERE id = ?').run(op.status, JSON.stringify(op), op.id);
+  }
+
+  listOperations(serviceId: string): OperationRecord[] {
+    return this.#stmt('SELECT body FROM operations WHERE service_id = ? ORDER BY started_at DESC, rowid DESC')
+      .all(serviceId)
+      .map((r) => parse(r) as OperationRecord);
+  }
+
+  activeOperation(serviceId: string): OperationRecord | undefined {
+    return parse(
+      this.#stmt(
+        "SELECT body FROM operations WHERE service_id = ? AND status IN ('PENDING', 'IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY started_at DESC LIMIT 1",
+      ).get(serviceId),
+    );
+  }
+
+  insertAccessKey(key: AccessKeyRecord): void {
+    this.#stmt('INSERT INTO access_keys (access_key_id, body) VALUES (?, ?)').run(key.accessKeyId, JSON.stringify(key));
+  }
+
+  getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM access_keys WHERE access_key_id = ?').get(accessKeyId));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function parse<T>(row: unknown): T | undefined {
+  return row === undefined ? undefined : (JSON.parse(String((row as Row).body)) as T);
+}

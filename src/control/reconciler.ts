@@ -1,0 +1,377 @@
+/**
+ * @module
+ * The reconciler: level-triggered convergence of what runs (read from the runtime every pass)
+ * on what the store asks for. It keeps no state that matters across restarts: killed at any
+ * moment and started again, it reads both sides afresh and carries on, so it never loses or
+ * duplicates an instance. Passes run every `intervalMs` and whenever something changed.
+ */
+import { newHexId } from '../core/ids.ts';
+import type { Clock } from '../core/clock.ts';
+import type { HealthVerdict } from '../core/health.ts';
+import type { OperationRecord } from '../core/operation.ts';
+import type { Route, RouteTable } from '../core/routes.ts';
+import { RuntimeError, type ContainerRuntime, type Instance } from '../core/runtime.ts';
+import type { ServiceRecord } from '../core/service.ts';
+import type { RevisionRecord, Store } from '../core/store.ts';
+import type { HealthTracker } from './health-tracker.ts';
+
+export interface ReconcilerOptions {
+  intervalMs: number;
+  /** How long a deployment's instances get to pass their health check (App Runner: 5 min). */
+  startupTimeoutMs: number;
+  /** SIGTERM-to-SIGKILL grace when stopping an instance. */
+  stopGraceSeconds: number;
+}
+
+/** What the reconciler reports; the composition root logs it. */
+export type ReconcilerEvent =
+  | { type: 'instance-started'; serviceName: string; instanceId: string; address: string; ms: number }
+  | { type: 'instance-removed'; serviceName: string; instanceId: string; why: string }
+  | { type: 'operation-ended'; serviceName: string; operation: OperationRecord }
+  | { type: 'error'; serviceName?: string; message: string };
+
+export class Reconciler {
+  readonly #store: Store;
+  readonly #runtime: ContainerRuntime;
+  readonly #health: HealthTracker;
+  readonly #clock: Clock;
+  readonly #options: ReconcilerOptions;
+  readonly #publish: (table: RouteTable) => void;
+  readonly #emit: (event: ReconcilerEvent) => void;
+
+  /** Services with a pass of their own under way (pulls and starts can take a while). */
+  readonly #busy = new Set<string>();
+  /** When each service's last pass ended: a runtime listing older than that is stale for it. */
+  readonly #passEndedAt = new Map<string, number>();
+  /** Instances this process is removing right now, so no pass removes them twice. */
+  readonly #removing = new Set<string>();
+  /** Each instance's service, to publish routes from health changes. */
+  readonly #instances = new Map<string, Instance>();
+  #synced = false;
+  #running = false;
+  #wake: (() => void) | undefined;
+  #pending = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(deps: {
+    store: Store;
+    runtime: ContainerRuntime;
+    health: HealthTracker;
+    clock: Clock;
+    options: ReconcilerOptions;
+    publish: (table: RouteTable) => void;
+    emit: (event: ReconcilerEvent) => void;
+  }) {
+    this.#store = deps.store;
+    this.#runtime = deps.runtime;
+    this.#health = deps.health;
+    this.#clock = deps.clock;
+    this.#options = deps.options;
+    this.#publish = deps.publish;
+    this.#emit = deps.emit;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.wake();
+    await this.#loop;
+    this.#health.stop();
+  }
+
+  /** Asks for a pass now (after an API write or a health change). */
+  wake(): void {
+    this.wake();
+    this.#wake?.();
+  }
+
+  /** Called by the health tracker. */
+  onHealthChange(instanceId: string, verdict: HealthVerdict): void {
+    void verdict;
+    if (this.#instances.has(instanceId)) {
+      this.#publishRoutes();
+      this.wake();
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      this.#pending = false;
+      try {
+        await this.pass();
+      } catch (error) {
+        this.#emit({ type: 'error', message: `reconcile pass failed: ${(error as Error).message}` });
+      }
+      if (!this.#running) break;
+      // Even when more work is pending, pause briefly: a failing engine call must not spin.
+      const delay = this.#pending ? 10 : this.#options.intervalMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(timer);
+          setTimeout(resolve, 10);
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** One pass over every service. Exposed for tests. */
+  async pass(): Promise<void> {
+    const listedAt = this.#clock.now();
+    let instances: Instance[];
+    try {
+      instances = await this.#runtime.list();
+    } catch (error) {
+      // The engine is away: change nothing (the router keeps its routes), but let deploys
+      // that have waited too long fail with the reason.
+      this.#emit({ type: 'error', message: `cannot list instances from ${this.#runtime.name}: ${(error as Error).message}` });
+      for (const service of this.#store.listLiveServices()) this.#checkDeadline(service, `the ${this.#runtime.name} runtime is unavailable: ${(error as Error).message}`);
+      return;
+    }
+    const services = this.#store.listLiveServices();
+    const live = new Map(services.map((s) => [s.id, s]));
+    const byService = new Map<string, Instance[]>();
+    for (const instance of instances) {
+      if (!live.has(instance.serviceId)) {
+        // Owned by no live service (deleted while Berth was down, or left by a crash): remove.
+        void this.#remove(instance, undefined, 'no service owns it');
+        continue;
+      }
+      const list = byService.get(instance.serviceId) ?? [];
+      list.push(instance);
+      byService.set(instance.serviceId, list);
+    }
+    // Forget instances that are gone from the runtime.
+    const present = new Set(instances.map((i) => i.instanceId));
+    for (const id of this.#instances.keys()) {
+      if (!present.has(id)) {
+        this.#instances.delete(id);
+        this.#health.untrack(id);
+      }
+    }
+
+    const passes: Promise<void>[] = [];
+    for (const service of services) {
+      if (this.#busy.has(service.id)) continue;
+      if ((this.#passEndedAt.get(service.id) ?? 0) > listedAt) {
+        // The listing predates this service's last change: look again next pass.
+        this.wake();
+        continue;
+      }
+      this.#busy.add(service.id);
+      passes.push(
+        this.#reconcileService(service.id, byService.get(service.id) ?? [], !this.#synced)
+          .catch((error: unknown) => this.#emit({ type: 'error', serviceName: service.name, message: (error as Error).message }))
+          .finally(() => {
+            this.#busy.delete(service.id);
+            this.#passEndedAt.set(service.id, this.#clock.now());
+          }),
+      );
+    }
+    if (!this.#synced) {
+      // First pass after start: publish only once every instance found has been probed once,
+      // so a restarted control plane never withdraws routes the router is serving on.
+      await Promise.all(passes);
+      this.#synced = true;
+    }
+    this.#publishRoutes();
+  }
+
+  async #reconcileService(serviceId: string, instances: Instance[], adopting: boolean): Promise<void> {
+    const service = this.#store.getService(serviceId);
+    if (service === undefined || service.status === 'DELETED') return;
+    const operation = this.#store.activeOperation(serviceId);
+    const revision = this.#store.getRevision(service.revisionId);
+    if (revision === undefined) throw new Error(`service ${service.name} has no revision ${service.revisionId}`);
+
+    const deleting = operation?.type === 'DELETE_SERVICE';
+    const desired = deleting || service.status === 'CREATE_FAILED' || service.status === 'PAUSED' ? 0 : service.minSize;
+
+    for (const instance of instances) this.#instances.set(instance.instanceId, instance);
+    const current = instances.filter((i) => i.revisionId === service.revisionId && i.state === 'running');
+    const removable = instances.filter((i) => !current.includes(i));
+
+    // Instances that exited, or were created but never started (a crash mid-start), or belong
+    // to another revision: remove them. An exit during the first deployment fails it.
+    for (const instance of removable) {
+      if (instance.state === 'exited' && operation?.type === 'CREATE_SERVICE' && instance.revisionId === service.revisionId) {
+        const logs = await this.#runtime.logs(instance.runtimeId, 5).catch(() => '');
+        this.#failCreate(service, operation, `Instance ${instance.instanceId} exited with code ${instance.exitCode ?? 'unknown'} before passing its health check${logs.trim() ? `; its last output: ${logs.trim()}` : ''}`);
+        await this.#remove(instance, service, 'it exited');
+        return;
+      }
+      await this.#remove(instance, service, instance.state === 'exited' ? `it exited with code ${instance.exitCode ?? 'unknown'}` : instance.state === 'created' ? 'it never started' : 'it runs an old revision');
+    }
+
+    // Health: probe every running instance; replace those that turned unhealthy.
+    const firstProbes: Promise<void>[] = [];
+    const healthy: Instance[] = [];
+    const serving: Instance[] = [];
+    for (const instance of current) {
+      if (instance.address === undefined) continue;
+      const check = revision.spec.healthCheck;
+      firstProbes.push(
+        adopting && service.status === 'RUNNING'
+          ? this.#health.adopt(instance.instanceId, instance.address, check)
+          : this.#health.track(instance.instanceId, instance.address, check),
+      );
+    }
+    await Promise.all(firstProbes);
+    for (const instance of current) {
+      const verdict = this.#health.verdict(instance.instanceId);
+      if (verdict === 'unhealthy') {
+        await this.#remove(instance, service, `it failed ${revision.spec.healthCheck.UnhealthyThreshold} health checks in a row (${this.#health.lastDetail(instance.instanceId)})`);
+        continue;
+      }
+      serving.push(instance);
+      if (verdict === 'healthy') healthy.push(instance);
+    }
+
+    // Scale to the desired count.
+    if (serving.length > desired) {
+      // Remove the ones not serving yet first, then the newest.
+      const surplus = [...serving].sort((a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt).slice(0, serving.length - desired);
+      await Promise.all(surplus.map((i) => this.#remove(i, service, 'more instances run than desired')));
+    } else if (serving.length < desired) {
+      const started = await this.#startInstances(service, revision, operation, desired - serving.length);
+      if (!started) return;
+    }
+
+    // Move the operation on.
+    if (operation?.type === 'CREATE_SERVICE') {
+      if (desired > 0 && healthy.length >= desired) this.#succeed(service, operation, 'RUNNING');
+      else this.#checkDeadline(service, this.#whyNotHealthy(current));
+    } else if (deleting && operation !== undefined) {
+      // Everything listed has just been removed; the next pass confirms the runtime agrees.
+      if (instances.length === 0) this.#succeed(service, operation, 'DELETED');
+      else this.wake();
+    }
+
+    function rank(i: Instance): number {
+      return healthy.includes(i) ? 1 : 0;
+    }
+  }
+
+  async #startInstances(service: ServiceRecord, revision: RevisionRecord, operation: OperationRecord | undefined, count: number): Promise<boolean> {
+    try {
+      await this.#runtime.ensureImage(revision.spec.image);
+    } catch (error) {
+      const message = error instanceof RuntimeError ? error.message : `pulling ${revision.spec.image} failed: ${(error as Error).message}`;
+      if (operation?.type === 'CREATE_SERVICE') this.#failCreate(service, operation, message);
+      else this.#emit({ type: 'error', serviceName: service.name, message });
+      return false;
+    }
+    const starts = Array.from({ length: count }, async () => {
+      const instanceId = newHexId().slice(0, 12);
+      const began = this.#clock.now();
+      const instance = await this.#runtime.start({
+        instanceId,
+        serviceId: service.id,
+        serviceName: service.name,
+        revisionId: revision.id,
+        image: revision.spec.image,
+        port: revision.spec.port,
+        env: revision.spec.env,
+        ...(revision.spec.startCommand !== undefined && { startCommand: revision.spec.startCommand }),
+        cpuUnits: revision.spec.cpuUnits,
+        memoryMb: revision.spec.memoryMb,
+      });
+      this.#instances.set(instanceId, instance);
+      this.#emit({ type: 'instance-started', serviceName: service.name, instanceId, address: instance.address ?? '', ms: this.#clock.now() - began });
+      if (instance.address !== undefined) void this.#health.track(instanceId, instance.address, revision.spec.healthCheck);
+    });
+    const results = await Promise.allSettled(starts);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) {
+      const message = (failure.reason as Error).message;
+      if (operation?.type === 'CREATE_SERVICE') this.#failCreate(service, operation, message);
+      else this.#emit({ type: 'error', serviceName: service.name, message });
+      return false;
+    }
+    this.wake();
+    return true;
+  }
+
+  #whyNotHealthy(current: Instance[]): string {
+    const details = current.map((i) => this.#health.lastDetail(i.instanceId)).filter((d) => d !== undefined);
+    return details.length === 0 ? 'no instance was running' : `the last health check said: ${details.join('; ')}`;
+  }
+
+  /** Fails a first deployment that has run out of time. */
+  #checkDeadline(service: ServiceRecord, why: string): void {
+    const operation = this.#store.activeOperation(service.id);
+    if (operation?.type !== 'CREATE_SERVICE') return;
+    const waited = this.#clock.now() - operation.startedAt;
+    if (waited < this.#options.startupTimeoutMs) return;
+    const check = service.config.HealthCheckConfiguration;
+    const what = check.Protocol === 'HTTP' ? `HTTP health check of path ${check.Path}` : 'TCP health check';
+    this.#failCreate(service, operation, `No instance passed its ${what} on port ${service.config.SourceConfiguration.ImageRepository.ImageConfiguration.Port} within ${Math.round(this.#options.startupTimeoutMs / 1000)} s; ${why}`);
+  }
+
+  #failCreate(service: ServiceRecord, operation: OperationRecord, message: string): void {
+    this.#finish(service, operation, 'FAILED', 'CREATE_FAILED', message);
+  }
+
+  #succeed(service: ServiceRecord, operation: OperationRecord, status: 'RUNNING' | 'DELETED'): void {
+    this.#finish(service, operation, 'SUCCEEDED', status);
+  }
+
+  #finish(service: ServiceRecord, operation: OperationRecord, opStatus: 'SUCCEEDED' | 'FAILED', status: ServiceRecord['status'], message?: string): void {
+    const now = this.#clock.now();
+    const ended = this.#store.transaction(() => {
+      // Re-read both: the API may have written since this pass began.
+      const op = this.#store.activeOperation(service.id);
+      const fresh = this.#store.getService(service.id);
+      if (op?.id !== operation.id || fresh === undefined) return undefined;
+      const endedOp: OperationRecord = { ...op, status: opStatus, updatedAt: now, endedAt: now, ...(message !== undefined && { message }) };
+      this.#store.updateOperation(endedOp);
+      this.#store.updateService({ ...fresh, status, updatedAt: now, ...(status === 'DELETED' && { deletedAt: now }) });
+      return endedOp;
+    });
+    if (ended !== undefined) {
+      this.#emit({ type: 'operation-ended', serviceName: service.name, operation: ended });
+      this.wake();
+      this.#publishRoutes();
+    }
+  }
+
+  async #remove(instance: Instance, service: ServiceRecord | undefined, why: string): Promise<void> {
+    if (this.#removing.has(instance.instanceId)) return;
+    this.#removing.add(instance.instanceId);
+    this.#health.untrack(instance.instanceId);
+    this.#instances.delete(instance.instanceId);
+    this.#publishRoutes();
+    try {
+      await this.#runtime.remove(instance.runtimeId, this.#options.stopGraceSeconds);
+      this.#emit({ type: 'instance-removed', serviceName: service?.name ?? instance.serviceId, instanceId: instance.instanceId, why });
+      this.wake();
+    } catch (error) {
+      // Retried by the next timed pass, not at once: a failing engine must not be hammered.
+      this.#emit({ type: 'error', serviceName: service?.name, message: `removing instance ${instance.instanceId} failed: ${(error as Error).message}` });
+    } finally {
+      this.#removing.delete(instance.instanceId);
+    }
+  }
+
+  /** The route table from the store and the instances' health, sent to the router. */
+  #publishRoutes(): void {
+    if (!this.#synced) return;
+    const routes: Route[] = [];
+    for (const service of this.#store.listLiveServices()) {
+      const operation = this.#store.activeOperation(service.id);
+      if (operation?.type === 'DELETE_SERVICE') continue; // A service being deleted answers 404 at once.
+      const targets = [...this.#instances.values()]
+        .filter((i) => i.serviceId === service.id && i.revisionId === service.revisionId && i.address !== undefined)
+        .filter((i) => this.#health.verdict(i.instanceId) === 'healthy' && !this.#removing.has(i.instanceId))
+        .map((i) => ({ instanceId: i.instanceId, address: i.address as string }));
+      routes.push({ host: service.urlHost, serviceId: service.id, serviceName: service.name, targets });
+    }
+    this.#publish({ routes });
+  }
+}

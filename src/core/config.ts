@@ -1,0 +1,131 @@
+/**
+ * @module
+ * Berth's configuration: defaults, then the configuration file, then command-line flags;
+ * validated once at start with messages that name the bad value, then frozen. Only the
+ * composition roots read the environment; they pass what they found in here.
+ */
+import { invalidRequest } from './errors.ts';
+
+export interface BerthConfig {
+  /** The data directory (`$BERTH_HOME`, default `~/.berth`). */
+  home: string;
+  region: string;
+  accountId: string;
+  /** Services are reachable at `<name>-<short id>.<domain>`. */
+  domain: string;
+  api: { host: string; port: number };
+  router: { host: string; httpPort: number; httpsPort: number; requestTimeoutSeconds: number };
+  docker: { socket: string };
+  reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number };
+  quotas: { services: number };
+}
+
+export type ConfigInput = { [K in keyof BerthConfig]?: BerthConfig[K] extends object ? Partial<BerthConfig[K]> : BerthConfig[K] };
+
+export function defaultConfig(home: string): BerthConfig {
+  return {
+    home,
+    region: 'us-east-1',
+    accountId: '000000000000',
+    // Every name under .localhost resolves to loopback without any DNS setup (RFC 6761 §6.3).
+    domain: 'localhost',
+    api: { host: '127.0.0.1', port: 8900 },
+    router: { host: '0.0.0.0', httpPort: 8080, httpsPort: 8443, requestTimeoutSeconds: 120 },
+    docker: { socket: '/var/run/docker.sock' },
+    reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10 },
+    quotas: { services: 30 },
+  };
+}
+
+/** The files and sockets under the data directory. */
+export function berthPaths(home: string) {
+  return {
+    database: `${home}/berth.db`,
+    credentials: `${home}/credentials`,
+    awsConfig: `${home}/config`,
+    caDir: `${home}/ca`,
+    caCertificate: `${home}/ca/ca.crt`,
+    runDir: `${home}/run`,
+    controlSocket: `${home}/run/control.sock`,
+    routesCache: `${home}/run/routes.json`,
+    controlPlanePid: `${home}/run/control-plane.pid`,
+    routerPid: `${home}/run/router.pid`,
+    configFile: `${home}/berth.json`,
+  } as const;
+}
+
+const SECTIONS = {
+  api: ['host', 'port'],
+  router: ['host', 'httpPort', 'httpsPort', 'requestTimeoutSeconds'],
+  docker: ['socket'],
+  reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds'],
+  quotas: ['services'],
+} as const;
+const TOP = ['home', 'region', 'accountId', 'domain'] as const;
+
+/** Merges layers (later wins) over the defaults and validates the result. */
+export function resolveConfig(home: string, ...layers: ConfigInput[]): Readonly<BerthConfig> {
+  const config = defaultConfig(home);
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if ((TOP as readonly string[]).includes(key)) {
+        (config as unknown as Record<string, unknown>)[key] = value;
+      } else if (key in SECTIONS) {
+        const allowed = SECTIONS[key as keyof typeof SECTIONS] as readonly string[];
+        if (typeof value !== 'object' || value === null) throw invalidRequest(`Configuration '${key}' must be an object with ${allowed.join(', ')}`);
+        for (const [sub, subValue] of Object.entries(value)) {
+          if (!allowed.includes(sub)) throw invalidRequest(`Unknown configuration '${key}.${sub}'; '${key}' takes ${allowed.join(', ')}`);
+          if (subValue !== undefined) (config[key as keyof typeof SECTIONS] as Record<string, unknown>)[sub] = subValue;
+        }
+      } else {
+        throw invalidRequest(`Unknown configuration '${key}'; known: ${[...TOP, ...Object.keys(SECTIONS)].join(', ')}`);
+      }
+    }
+  }
+  validate(config);
+  return deepFreeze(config);
+}
+
+function validate(c: BerthConfig): void {
+  const port = (name: string, value: unknown): void => {
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+      throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected a port number from 0 to 65535`);
+    }
+  };
+  const positive = (name: string, value: unknown): void => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected a positive number`);
+    }
+  };
+  const text = (name: string, value: unknown, pattern: RegExp, form: string): void => {
+    if (typeof value !== 'string' || !pattern.test(value)) throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected ${form}`);
+  };
+  text('home', c.home, /^\//, 'an absolute path');
+  text('region', c.region, /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS-style region name such as us-east-1');
+  text('accountId', c.accountId, /^\d{12}$/, 'exactly 12 digits');
+  text('domain', c.domain, /^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'a lower-case DNS name such as localhost or apps.example.com');
+  text('api.host', c.api.host, /^[^\s/]+$/, 'a host name or IP address');
+  text('router.host', c.router.host, /^[^\s/]+$/, 'a host name or IP address');
+  text('docker.socket', c.docker.socket, /^\//, 'an absolute path to the Docker engine socket');
+  port('api.port', c.api.port);
+  port('router.httpPort', c.router.httpPort);
+  port('router.httpsPort', c.router.httpsPort);
+  positive('router.requestTimeoutSeconds', c.router.requestTimeoutSeconds);
+  positive('reconcile.intervalMs', c.reconcile.intervalMs);
+  positive('reconcile.startupTimeoutSeconds', c.reconcile.startupTimeoutSeconds);
+  if (typeof c.reconcile.stopGraceSeconds !== 'number' || c.reconcile.stopGraceSeconds < 0) {
+    throw invalidRequest(`Configuration 'reconcile.stopGraceSeconds' is ${JSON.stringify(c.reconcile.stopGraceSeconds)}; expected 0 or more seconds`);
+  }
+  if (!Number.isInteger(c.quotas.services) || c.quotas.services < 1) {
+    throw invalidRequest(`Configuration 'quotas.services' is ${JSON.stringify(c.quotas.services)}; expected a whole number of at least 1`);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,129 @@
+/**
+ * @module
+ * The App Runner endpoint: AWS JSON 1.0 over HTTP (`POST /`, `X-Amz-Target: AppRunner.<Op>`,
+ * body a JSON object), SigV4-verified, errors as `{"__type", "Message"}` with the catalog's
+ * HTTP status (app-runner-api.md §1). Never an error inside a 200.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import { BerthError, showValue } from '../../core/errors.ts';
+import { isPlainObject } from '../../core/model/shape.ts';
+import { verifySignature } from '../../core/sigv4.ts';
+import type { Clock } from '../../core/clock.ts';
+
+export type Handler = (input: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+export interface ApiServerOptions {
+  /** `AppRunner` for App Runner's operations. */
+  targetPrefix: string;
+  handlers: Readonly<Record<string, Handler>>;
+  region: string;
+  /** The secret of an access key id, or undefined when the key is unknown. */
+  lookupSecret: (accessKeyId: string) => { secret: string; principal: string } | undefined;
+  clock: Clock;
+  /** Largest request body accepted. */
+  maxBodyBytes?: number;
+}
+
+const CONTENT_TYPE = 'application/x-amz-json-1.0';
+const requestChannel = channel('berth:api:request');
+
+/** Handles one API request; exported so tests can drive it without a socket too. */
+export async function handleApiRequest(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
+  const requestId = randomUUID();
+  const started = performance.now();
+  let operation = '';
+  let status = 200;
+  let payload: Record<string, unknown>;
+  try {
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
+      throw new BerthError('UnknownOperationException', `Only POST / is served here (AWS JSON 1.0); got ${req.method} ${req.url}`);
+    }
+    const body = await readBody(req, options.maxBodyBytes ?? 4 * 1024 * 1024);
+    const target = headerValue(req, 'x-amz-target');
+    const verified = verifySignature({
+      method: req.method,
+      path: '/',
+      query: (req.url ?? '').split('?')[1] ?? '',
+      headers: req.headers,
+      body,
+      now: new Date(options.clock.now()),
+      lookupSecret: options.lookupSecret,
+      expectedService: 'apprunner',
+      expectedRegion: options.region,
+    });
+    void verified;
+    const prefix = `${options.targetPrefix}.`;
+    operation = target?.startsWith(prefix) ? target.slice(prefix.length) : '';
+    const handler = Object.hasOwn(options.handlers, operation) ? options.handlers[operation] : undefined;
+    if (handler === undefined) {
+      throw new BerthError('UnknownOperationException', `Unknown operation ${showValue(target ?? '(no X-Amz-Target header)')}; expected ${prefix}<Operation>`);
+    }
+    payload = await handler(parseJsonObject(body));
+  } catch (error) {
+    const failure = error instanceof BerthError ? error : internalError(error);
+    status = failure.status;
+    payload = { __type: failure.code, Message: failure.message };
+  }
+  const text = JSON.stringify(payload);
+  res.writeHead(status, {
+    'content-type': CONTENT_TYPE,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': requestId,
+    ...(status !== 200 && { 'x-amzn-errortype': String(payload.__type) }),
+  });
+  res.end(text);
+  if (requestChannel.hasSubscribers) {
+    requestChannel.publish({ requestId, operation, status, error: status === 200 ? undefined : payload.__type, ms: performance.now() - started });
+  }
+}
+
+export function createApiServer(options: ApiServerOptions): Server {
+  const server = createServer((req, res) => void handleApiRequest(req, res, options));
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+function internalError(error: unknown): BerthError {
+  // The message of an unexpected failure may say too much about internals: log it, send little.
+  if (requestChannel.hasSubscribers) requestChannel.publish({ internalError: error });
+  return new BerthError('InternalServiceErrorException', 'An internal error occurred; the request may be retried');
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BerthError('SerializationException', `The request body is larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/** An empty body counts as `{}` (§1.2); anything else must be one JSON object. */
+function parseJsonObject(body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8').trim();
+  if (text === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BerthError('SerializationException', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(value)) throw new BerthError('SerializationException', `The request body must be a JSON object; got ${showValue(text)}`);
+  return value;
+}
