@@ -86,7 +86,7 @@ export class Reconciler {
 
   /** Asks for a pass now (after an API write or a health change). */
   wake(): void {
-    this.wake();
+    this.#pending = true;
     this.#wake?.();
   }
 

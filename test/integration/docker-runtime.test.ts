@@ -1,0 +1,209 @@
+/**
+ * DockerRuntime against the real engine and a real registry: images travel through the registry,
+ * instances answer HTTP on their bridge addresses, and installations sharing the engine stay apart.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LABEL } from '../../src/adapters/docker/container-mapping.ts';
+import { DockerRuntime } from '../../src/adapters/docker/docker-runtime.ts';
+import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
+import { isEngineStatus } from '../../src/adapters/docker/engine-error.ts';
+import { RuntimeError, type Instance, type InstanceSpec } from '../../src/core/runtime.ts';
+import { requireDocker } from '../support/docker.ts';
+import { buildHttpImage, EXIT_CODE, EXIT_MESSAGE, pushImage } from '../support/images.ts';
+import { startRegistry } from '../support/registry.ts';
+
+const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+
+test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+
+  const registry = await startRegistry();
+  const client = new DockerEngineClient();
+  const runtime = new DockerRuntime({ client, installationId: `test${hex(8)}` });
+  const neighbour = new DockerRuntime({ client, installationId: `test${hex(8)}` });
+  const images: string[] = [];
+  t.after(async () => {
+    await cleanUp(client, [runtime, neighbour], images);
+    await registry.stop();
+    await client.close();
+  });
+
+  const token = hex(4);
+  const body = `hello from berth ${token}\n`;
+  const repository = `${registry.host}/berth-test/http`;
+  const tagged = `${repository}:${token}`;
+  const exitImage = `berth-test/exit:${token}`;
+  images.push(tagged, `${repository}:latest`, exitImage);
+  let digested = '';
+
+  const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
+    instanceId: `i${hex(6)}`,
+    serviceId: `s${hex(6)}`,
+    serviceName: 'web-app',
+    revisionId: `r${hex(6)}`,
+    image: digested,
+    port: 8080,
+    env: {},
+    cpuUnits: 256,
+    memoryMb: 512,
+    ...overrides,
+  });
+
+  await t.test('ensureImage pulls an image that only the registry has', async () => {
+    await buildHttpImage(client, tagged, { body });
+    const { digest } = await pushImage(client, tagged);
+    await client.removeImage(tagged, { force: true });
+    assert.equal(await client.inspectImage(tagged), undefined);
+
+    await runtime.ensureImage(tagged);
+    const pulled = await client.inspectImage(tagged);
+    assert.ok(pulled?.RepoDigests?.includes(`${repository}@${digest}`), `pulled image digests: ${pulled?.RepoDigests?.join(', ')}`);
+    digested = `${repository}@${digest}`;
+    images.push(digested);
+  });
+
+  await t.test('ensureImage pulls by digest', async () => {
+    await client.removeImage(tagged, { force: true });
+    assert.equal(await client.inspectImage(digested), undefined);
+    await runtime.ensureImage(digested);
+    assert.ok(await client.inspectImage(digested));
+  });
+
+  await t.test('a reference without a tag means :latest', async () => {
+    await client.tagImage(digested, repository);
+    await pushImage(client, `${repository}:latest`);
+    await client.removeImage(`${repository}:latest`, { force: true });
+    await runtime.ensureImage(repository);
+    assert.ok(await client.inspectImage(`${repository}:latest`));
+  });
+
+  let first: Instance | undefined;
+  await t.test('start runs an instance that answers on its bridge address, without published ports', async () => {
+    first = await runtime.start(spec());
+    assert.equal(first.state, 'running');
+    assert.match(first.address ?? '', /^\d+\.\d+\.\d+\.\d+:8080$/);
+    assert.deepEqual(await httpGet(`http://${first.address}/`), { status: 200, body });
+    // The serving fixture answers 404 for what it lacks (health-check tests rely on it).
+    assert.equal((await httpGet(`http://${first.address}/missing`)).status, 404);
+  });
+
+  await t.test('env, PORT and startCommand reach the application', async () => {
+    const startCommand = 'echo "$GREETING on $PORT" > /www/env.txt && exec /bin/busybox httpd -f -p "$PORT" -h /www';
+    const instance = await runtime.start(spec({ port: 9091, env: { GREETING: 'hi there', PORT: '1' }, startCommand }));
+    assert.match(instance.address ?? '', /:9091$/);
+    assert.deepEqual(await httpGet(`http://${instance.address}/env.txt`), { status: 200, body: 'hi there on 9091\n' });
+  });
+
+  await t.test('containers carry their labels, limits and network', async () => {
+    assert.ok(first);
+    const inspected = await client.inspectContainer(first.runtimeId);
+    assert.ok(inspected);
+    assert.equal(inspected.Name, `/berth-web-app-${first.instanceId}`);
+    assert.equal(inspected.Config.Labels?.[LABEL.installation], runtime.installationId);
+    assert.equal(inspected.Config.Labels?.[LABEL.instanceId], first.instanceId);
+    assert.equal(inspected.Config.Labels?.[LABEL.serviceId], first.serviceId);
+    assert.equal(inspected.Config.Labels?.[LABEL.revisionId], first.revisionId);
+    assert.equal(inspected.Config.Labels?.[LABEL.serviceName], 'web-app');
+    assert.ok(inspected.Config.Env?.includes('PORT=8080'));
+    assert.equal(inspected.HostConfig.NanoCpus, 250_000_000);
+    assert.equal(inspected.HostConfig.Memory, 512 * 1024 * 1024);
+    assert.equal(inspected.HostConfig.RestartPolicy?.Name, 'no');
+    assert.equal(inspected.HostConfig.Init, true);
+    assert.equal(inspected.HostConfig.NetworkMode, runtime.networkName);
+    assert.equal(Object.keys(inspected.HostConfig.PortBindings ?? {}).length, 0);
+    assert.ok(inspected.NetworkSettings.Networks[runtime.networkName]);
+  });
+
+  await t.test("list shows this installation's instances and no one else's", async () => {
+    assert.ok(first);
+    const foreign = await neighbour.start(spec());
+    const listed = await runtime.list();
+    assert.deepEqual(listed.map((instance) => instance.state), ['running', 'running']);
+    const mine = listed.find((instance) => instance.runtimeId === first?.runtimeId);
+    assert.deepEqual(mine, { ...first, createdAt: mine?.createdAt });
+    assert.ok(Math.abs((mine?.createdAt ?? 0) - first.createdAt) < 1_000);
+    assert.deepEqual((await neighbour.list()).map((instance) => instance.runtimeId), [foreign.runtimeId]);
+  });
+
+  await t.test('start replaces a leftover container of the same name', async () => {
+    assert.ok(first);
+    const again = await runtime.start(spec({ instanceId: first.instanceId, serviceId: first.serviceId, revisionId: first.revisionId }));
+    assert.notEqual(again.runtimeId, first.runtimeId);
+    assert.equal(await client.inspectContainer(first.runtimeId), undefined);
+    first = again;
+  });
+
+  await t.test('an instance that exits at once is reported exited, with its code and its stderr', async () => {
+    await buildHttpImage(client, exitImage, { behaviour: 'exit' });
+    const started = await runtime.start(spec({ image: exitImage }));
+    const exited = await waitFor(async () => (await runtime.list()).find((i) => i.runtimeId === started.runtimeId && i.state === 'exited'));
+    assert.equal(exited.exitCode, EXIT_CODE);
+    assert.equal(exited.address, undefined);
+    assert.equal(await runtime.logs(started.runtimeId, 10), `${EXIT_MESSAGE}\n`);
+  });
+
+  await t.test('remove stops and removes an instance; removing it again is fine', async () => {
+    assert.ok(first);
+    await runtime.remove(first.runtimeId, 2);
+    assert.equal(await client.inspectContainer(first.runtimeId), undefined);
+    assert.ok(!(await runtime.list()).some((instance) => instance.runtimeId === first?.runtimeId));
+    await runtime.remove(first.runtimeId, 2);
+  });
+
+  await t.test('a missing image fails with image-pull, naming the image', async () => {
+    const missing = `${registry.host}/berth-test/missing:${token}`;
+    await assert.rejects(runtime.ensureImage(missing), (error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.equal(error.reason, 'image-pull');
+      assert.match(error.message, new RegExp(`'${missing}'.*manifest unknown`));
+      return true;
+    });
+    await assert.rejects(runtime.ensureImage('Not/A/Reference'), { name: 'RuntimeError', reason: 'image-pull', message: /Not\/A\/Reference/ });
+  });
+
+  await t.test('start fails with start when the engine lacks the image, leaving nothing behind', async () => {
+    const before = (await runtime.list()).length;
+    const absent = spec({ image: `berth-test/absent:${token}` });
+    await assert.rejects(runtime.start(absent), { name: 'RuntimeError', reason: 'start', message: /berth-test\/absent/ });
+    assert.equal((await runtime.list()).length, before);
+  });
+});
+
+/** GET with retries while the app is still binding its port: connection refused until it listens. */
+async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return waitFor(async () => {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      return { status: response.status, body: await response.text() };
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** Polls `probe` every 50 ms until it gives a value, for at most `timeoutMs`. */
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Gave up waiting after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Removes every container and network of the given runtimes and the images, whatever state the test left. */
+async function cleanUp(client: DockerEngineClient, runtimes: DockerRuntime[], images: string[]): Promise<void> {
+  const ignoreMissing = (error: unknown): void => {
+    if (!isEngineStatus(error, 404)) throw error;
+  };
+  for (const runtime of runtimes) {
+    const containers = await client.listContainers({ all: true, labels: [`${LABEL.installation}=${runtime.installationId}`] });
+    await Promise.all(containers.map((c) => client.removeContainer(c.Id, { force: true, volumes: true }).catch(ignoreMissing)));
+    await client.removeNetwork(runtime.networkName).catch(ignoreMissing);
+  }
+  for (const image of images) await client.removeImage(image, { force: true }).catch(ignoreMissing);
+}

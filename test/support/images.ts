@@ -1,0 +1,69 @@
+/**
+ * @module
+ * Tiny test images built through the Engine API, since no public registry is reachable: `FROM
+ * scratch` plus the host's static busybox (about 2 MB), serving HTTP on `$PORT` with busybox
+ * httpd. Variants cover the failures tests need: a process that exits at once, and one that
+ * never listens. Any path other than `/` and `/index.html` answers 404 on the serving variant.
+ */
+import { readFileSync } from 'node:fs';
+import type { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
+import { createTarArchive, type TarEntry } from '../../src/core/tar-archive.ts';
+
+/** Label on every fixture image, to find leftovers: `docker images -f label=berth.test-fixture`. */
+export const FIXTURE_LABEL = 'berth.test-fixture';
+export const DEFAULT_BODY = 'hello from berth\n';
+/** What the `exit` variant writes to stderr before exiting with `EXIT_CODE`. */
+export const EXIT_MESSAGE = 'berth-fixture: exiting at once on purpose';
+export const EXIT_CODE = 3;
+
+export type HttpImageBehaviour =
+  /** Serves /www on $PORT (8080 when unset). */
+  | 'serve'
+  /** Writes EXIT_MESSAGE to stderr and exits with EXIT_CODE. */
+  | 'exit'
+  /** Runs but never listens: for health checks that must time out. */
+  | 'no-listen';
+
+export interface HttpImageOptions {
+  /** Body of /www/index.html; DEFAULT_BODY when absent. */
+  body?: string;
+  behaviour?: HttpImageBehaviour;
+  labels?: Record<string, string>;
+}
+
+const COMMANDS: Record<HttpImageBehaviour, string[]> = {
+  serve: ['/bin/busybox', 'sh', '-c', 'exec /bin/busybox httpd -f -v -p "${PORT:-8080}" -h /www'],
+  exit: ['/bin/busybox', 'sh', '-c', `echo '${EXIT_MESSAGE}' >&2; exit ${EXIT_CODE}`],
+  'no-listen': ['/bin/busybox', 'sleep', '3600'],
+};
+
+/** The build context: a Dockerfile and a root file system with busybox, /bin/sh and /www. */
+export function httpImageContext(options: HttpImageOptions = {}): Buffer {
+  const dockerfile = ['FROM scratch', 'COPY rootfs/ /', `CMD ${JSON.stringify(COMMANDS[options.behaviour ?? 'serve'])}`, ''].join('\n');
+  const entries: TarEntry[] = [
+    { type: 'file', path: 'Dockerfile', content: dockerfile },
+    { type: 'directory', path: 'rootfs/bin' },
+    { type: 'file', path: 'rootfs/bin/busybox', content: readFileSync('/bin/busybox'), mode: 0o755 },
+    // A shell at /bin/sh, for StartCommand (run as `/bin/sh -c <command>`).
+    { type: 'symlink', path: 'rootfs/bin/sh', target: 'busybox' },
+    { type: 'directory', path: 'rootfs/www' },
+    { type: 'file', path: 'rootfs/www/index.html', content: options.body ?? DEFAULT_BODY },
+  ];
+  return createTarArchive(entries);
+}
+
+/** Builds the fixture image as `tag`; resolves with its id. */
+export async function buildHttpImage(client: DockerEngineClient, tag: string, options: HttpImageOptions = {}): Promise<{ tag: string; imageId: string }> {
+  const { imageId } = await client.buildImage(httpImageContext(options), {
+    tag,
+    labels: { [FIXTURE_LABEL]: 'true', ...options.labels },
+  });
+  return { tag, imageId };
+}
+
+/** Pushes `tag` (which names its registry, e.g. `127.0.0.1:5000/app:1`); resolves with the manifest digest. */
+export async function pushImage(client: DockerEngineClient, tag: string): Promise<{ digest: string }> {
+  const { digest } = await client.pushImage(tag);
+  if (digest === undefined) throw new Error(`Pushing ${tag} succeeded but the engine reported no digest`);
+  return { digest };
+}

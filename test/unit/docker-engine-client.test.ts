@@ -1,0 +1,112 @@
+/**
+ * The engine client's edge cases, against a small fake engine on a Unix socket: errors inside a
+ * 200 progress stream, a connection cut mid-stream, and no engine at all. The real engine is
+ * exercised by test/integration/docker-runtime.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { DockerRuntime } from '../../src/adapters/docker/docker-runtime.ts';
+import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
+import { DockerEngineError } from '../../src/adapters/docker/engine-error.ts';
+import { RuntimeError } from '../../src/core/runtime.ts';
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A fake engine answering with `handler`; resolves with a client connected to it. */
+async function fakeEngine(t: TestContext, handler: Handler): Promise<{ client: DockerEngineClient; urls: string[] }> {
+  const directory = mkdtempSync(join(tmpdir(), 'berth-fake-engine-'));
+  const socketPath = join(directory, 'docker.sock');
+  const urls: string[] = [];
+  const server = createServer((request, response) => {
+    urls.push(`${request.method} ${request.url}`);
+    handler(request, response);
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  const client = new DockerEngineClient({ socketPath });
+  t.after(async () => {
+    await client.close();
+    server.closeAllConnections();
+    server.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+  return { client, urls };
+}
+
+const progress = (...lines: object[]): string => lines.map((line) => `${JSON.stringify(line)}\r\n`).join('');
+
+test('a pull asks for one tag, under the pinned API version', async (t) => {
+  const { client, urls } = await fakeEngine(t, (_request, response) => response.end(progress({ status: 'Pull complete' })));
+  await client.pullImage('127.0.0.1:5000/hello');
+  await client.pullImage(`127.0.0.1:5000/hello@sha256:${'b'.repeat(64)}`);
+  assert.deepEqual(urls, [
+    'POST /v1.41/images/create?fromImage=127.0.0.1%3A5000%2Fhello&tag=latest',
+    `POST /v1.41/images/create?fromImage=127.0.0.1%3A5000%2Fhello&tag=sha256%3A${'b'.repeat(64)}`,
+  ]);
+});
+
+test('an error line in a 200 stream fails the call with the engine message', async (t) => {
+  const { client } = await fakeEngine(t, (_request, response) => {
+    response.write(progress({ status: 'Pulling from hello' }));
+    response.end(progress({ errorDetail: { message: 'unexpected EOF' }, error: 'unexpected EOF' }));
+  });
+  await assert.rejects(client.pullImage('hello:1'), (error) => {
+    assert.ok(error instanceof DockerEngineError);
+    assert.equal(error.code, 'DOCKER_ENGINE_STREAM');
+    assert.equal(error.engineMessage, 'unexpected EOF');
+    assert.match(error.message, /Pulling hello:1 failed: unexpected EOF/);
+    return true;
+  });
+});
+
+test('a build resolves with the image id the stream reports', async (t) => {
+  const { client, urls } = await fakeEngine(t, (_request, response) => {
+    response.end(progress({ stream: 'Step 1/1 : FROM scratch\n' }, { aux: { ID: 'sha256:abc' } }, { stream: 'Successfully built abc\n' }));
+  });
+  assert.deepEqual(await client.buildImage(Buffer.alloc(1024), { tag: 'x:1' }), { imageId: 'sha256:abc' });
+  assert.match(urls[0] ?? '', /^POST \/v1\.41\/build\?version=1&.*t=x%3A1/);
+});
+
+test('a connection cut mid-stream is an error, not a success', async (t) => {
+  const { client } = await fakeEngine(t, (_request, response) => {
+    response.write(progress({ status: 'Pushing' }));
+    setTimeout(() => response.socket?.destroy(), 20);
+  });
+  await assert.rejects(client.pushImage('127.0.0.1:5000/hello:1'), { name: 'DockerEngineError', code: 'DOCKER_ENGINE_TRANSPORT' });
+});
+
+test("HTTP errors carry the engine's status and message; inspect answers undefined for 404", async (t) => {
+  const { client } = await fakeEngine(t, (request, response) => {
+    response.statusCode = request.url?.includes('/json') ? 404 : 500;
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ message: response.statusCode === 404 ? 'No such container: c1' : 'driver failed programming' }));
+  });
+  assert.equal(await client.inspectContainer('c1'), undefined);
+  await assert.rejects(client.startContainer('c1'), {
+    code: 'DOCKER_ENGINE_HTTP',
+    statusCode: 500,
+    engineMessage: 'driver failed programming',
+    message: 'Docker engine answered POST /containers/c1/start with 500: driver failed programming',
+  });
+});
+
+test('no engine at the socket is reported as such, and the runtime says engine-unavailable', async () => {
+  const socketPath = join(tmpdir(), 'berth-no-engine-here.sock');
+  const client = new DockerEngineClient({ socketPath });
+  await assert.rejects(client.ping(), { code: 'DOCKER_ENGINE_UNREACHABLE', message: new RegExp(`Docker engine not reachable at ${socketPath}`) });
+  await client.close();
+
+  const runtime = new DockerRuntime({ socketPath, installationId: 'test-unreachable' });
+  await assert.rejects(runtime.list(), (error) => {
+    assert.ok(error instanceof RuntimeError);
+    assert.equal(error.reason, 'engine-unavailable');
+    assert.match(error.message, new RegExp(`not reachable at ${socketPath}`));
+    return true;
+  });
+  await runtime.close();
+});
