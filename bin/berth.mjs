@@ -11,7 +11,8 @@ const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
 const entry = join(root, 'src', 'main', 'cli.ts');
 
 if (satisfies(process.versions.node)) {
-  await import(pathToFileURL(entry).href);
+  const { run } = await import(pathToFileURL(entry).href);
+  run(process.argv.slice(2));
 } else {
   const node = node24(root);
   if (!existsSync(node)) {

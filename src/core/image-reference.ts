@@ -28,7 +28,8 @@ export const IMAGE_REFERENCE_FORM = '[registry[:port]/]repository[:tag][@digest]
 export function parseImageReference(value: string): ImageReference | undefined {
   const match = REFERENCE.exec(value);
   if (match === null) return undefined;
-  let [, registry, repository, tag, digest] = match;
+  const [, , , tag, digest] = match;
+  let [, registry, repository] = match;
   if (repository === undefined) return undefined;
   // `a/b` is a registry only if it looks like a host: has a dot or a port, or is localhost.
   if (registry !== undefined && !/[.:[]/.test(registry) && registry !== 'localhost') {

@@ -58,9 +58,10 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
   const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.docker.socket, installationId });
 
   const feed = new RouteFeed();
-  let reconciler: Reconciler | undefined;
-  const health = new HealthTracker(new NetworkProber(), (id, verdict) => reconciler?.onHealthChange(id, verdict));
-  reconciler = new Reconciler({
+  // The tracker reports to the reconciler, which is made after it.
+  const onHealthChange: { to?: Reconciler } = {};
+  const health = new HealthTracker(new NetworkProber(), (id, verdict) => onHealthChange.to?.onHealthChange(id, verdict));
+  const reconciler = new Reconciler({
     store,
     runtime,
     health,
@@ -73,6 +74,7 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
     publish: (table) => feed.publish(table),
     emit: logReconcilerEvent,
   });
+  onHealthChange.to = reconciler;
   const services = new ServiceApi(
     store,
     systemClock,

@@ -193,6 +193,8 @@ describe('services', () => {
     assert.equal(first.Service?.Status, 'OPERATION_IN_PROGRESS');
     await rejects(client.send(new CreateServiceCommand({ ServiceName: 'svc-one', SourceConfiguration: source() })), 'InvalidRequestException', /'svc-one' already exists/);
     for (const name of ['svc-two', 'svc-three', 'svc-four']) await client.send(new CreateServiceCommand({ ServiceName: name, SourceConfiguration: source() }));
+    // Creation is still under way (the fake's instances need a second to fail), so no delete yet.
+    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: first.Service?.ServiceArn })), 'InvalidStateException', /operation in progress \(CREATE_SERVICE/);
     await assert.rejects(client.send(new CreateServiceCommand({ ServiceName: 'svc-five', SourceConfiguration: source() })), (error: Error & { $metadata: { httpStatusCode: number } }) => {
       assert.equal(error.name, 'ServiceQuotaExceededException');
       assert.equal(error.$metadata.httpStatusCode, 402);
@@ -225,6 +227,13 @@ describe('services', () => {
     assert.deepEqual(ops.OperationSummaryList?.map((o) => o.Type), ['DELETE_SERVICE', 'CREATE_SERVICE']);
     assert.equal(ops.OperationSummaryList?.[0]?.Id, deleted.OperationId);
     assert.equal(ops.OperationSummaryList?.[1]?.Status, 'FAILED');
-    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: arn })), 'InvalidStateException', /operation in progress/);
+    let final: string | undefined;
+    while (Date.now() < deadline + 5000 && final !== 'DELETED') {
+      final = (await client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(final, 'DELETED');
+    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: arn })), 'ResourceNotFoundException', /already deleted/);
+    assert.equal(await liveServiceCount(), 3);
   });
 });

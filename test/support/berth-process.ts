@@ -82,10 +82,19 @@ export async function startBerth(options: { config?: Record<string, unknown>; ho
   };
 }
 
+/** Polls `check` until it holds; a check that throws counts as not yet (its error is reported). */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, message: () => string, abort?: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline || abort?.()) throw new Error(message());
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline || abort?.()) {
+      throw new Error(`${message()}${lastError === undefined ? '' : `\nlast error: ${(lastError as Error).message}`}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

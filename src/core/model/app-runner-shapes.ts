@@ -50,6 +50,8 @@ const CODE_REPOSITORY = struct(
     RepositoryUrl: GENERIC,
     SourceCodeVersion: SOURCE_CODE_VERSION,
     CodeConfiguration: CODE_CONFIGURATION,
+    // The model's pattern for SourceDirectory: anything but NUL.
+    // eslint-disable-next-line no-control-regex
     SourceDirectory: str({ min: 1, max: 4096, pattern: /^[^\x00]+$/ }),
   },
   ['RepositoryUrl', 'SourceCodeVersion'],
