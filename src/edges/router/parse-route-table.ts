@@ -1,0 +1,66 @@
+/**
+ * @module
+ * Checks a route table that arrived as JSON (from the control plane or the cache file) before
+ * the router serves from it: a malformed table is refused whole, and the router keeps the one it
+ * has, rather than serving half of it.
+ */
+
+import { showValue } from '../../core/errors.ts';
+import type { Route, RouteTable, RouteTarget } from '../../core/routes.ts';
+import { hostKey } from './host.ts';
+
+export class RouteTableError extends Error {
+  override readonly name = 'RouteTableError';
+}
+
+export function parseRouteTable(input: unknown): RouteTable {
+  const table = record(input, 'the route table');
+  if (!Array.isArray(table.routes)) {
+    throw new RouteTableError(`the route table must have a routes array, got ${showValue(table.routes)}`);
+  }
+  const hosts = new Set<string>();
+  const routes = table.routes.map((item: unknown, index: number): Route => {
+    const at = `routes[${index}]`;
+    const route = record(item, at);
+    const host = text(route.host, `${at}.host`);
+    if (hostKey(host) !== host) {
+      throw new RouteTableError(`${at}.host must be a lower-case host name without port, got ${showValue(host)}`);
+    }
+    if (hosts.has(host)) throw new RouteTableError(`${at}.host ${showValue(host)} appears in two routes`);
+    hosts.add(host);
+    if (!Array.isArray(route.targets)) {
+      throw new RouteTableError(`${at}.targets must be an array, got ${showValue(route.targets)}`);
+    }
+    return {
+      host,
+      serviceId: text(route.serviceId, `${at}.serviceId`),
+      serviceName: text(route.serviceName, `${at}.serviceName`),
+      targets: route.targets.map((target: unknown, t: number) => parseTarget(target, `${at}.targets[${t}]`)),
+    };
+  });
+  return { routes };
+}
+
+function parseTarget(input: unknown, at: string): RouteTarget {
+  const target = record(input, at);
+  const address = text(target.address, `${at}.address`);
+  // `host:port` or `[v6]:port`: the router makes an http://address origin of it.
+  if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(address) || Number(address.slice(address.lastIndexOf(':') + 1)) > 65535) {
+    throw new RouteTableError(`${at}.address must be host:port, got ${showValue(address)}`);
+  }
+  return { instanceId: text(target.instanceId, `${at}.instanceId`), address };
+}
+
+function record(value: unknown, at: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RouteTableError(`${at} must be an object, got ${showValue(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function text(value: unknown, at: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new RouteTableError(`${at} must be a non-empty string, got ${showValue(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,315 @@
+/**
+ * @module
+ * The request handler of the data plane: finds the route for the Host, picks an instance, and
+ * relays request and response between client and instance as they stream, never buffering a
+ * body. One `Exchange` object per request is both the record of its state and the undici
+ * dispatch handler, and the listeners it needs are shared functions that find it through the
+ * response object, so a request allocates little beyond what Node and undici allocate anyway.
+ *
+ * Every request ends exactly once (`Exchange.finish`), whichever comes first: the response
+ * completes, the instance fails, the client goes away, or the total timeout fires. That is where
+ * the balancer's count for the instance is released.
+ */
+
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Route } from '../../core/routes.ts';
+import type { Balancer, Upstream } from './balancer.ts';
+import { requestChannel, type RequestMessage, type RequestOutcome } from './diagnostics.ts';
+import { clientResponseHeaders, upstreamRequestHead } from './forwarding-headers.ts';
+import { hostKey } from './host.ts';
+import { sendRouterError, type RouterErrorCode } from './router-errors.ts';
+
+/** The response class the proxy's server must create (its `ServerResponse` option). */
+export class ProxyResponse extends ServerResponse<IncomingMessage> {
+  /** The request being relayed; null once it has ended. */
+  exchange: Exchange | null = null;
+}
+
+export interface ProxyOptions {
+  routes: { get(host: string): Route | undefined };
+  balancer: Balancer;
+  /** The keep-alive connection pool of an instance address. */
+  pools: { get(address: string): Dispatcher };
+  /** From arrival to the last response byte; then 504, or a cut connection once the response has begun. */
+  requestTimeoutMs: number;
+}
+
+export type ProxyHandler = (req: IncomingMessage, res: ProxyResponse) => void;
+
+export function createProxyHandler(options: ProxyOptions): ProxyHandler {
+  const context: ProxyContext = { ...options };
+  return (req, res) => handleRequest(context, req, res);
+}
+
+type ProxyContext = Readonly<ProxyOptions>;
+
+/** undici's parsed response fields: lower-case names, repeated ones as arrays. */
+type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
+function handleRequest(context: ProxyContext, req: IncomingMessage, res: ProxyResponse): void {
+  const startedAt = performance.now();
+  const method = req.method ?? 'GET';
+  let target = req.url ?? '';
+  let authority = '';
+  if (target.charCodeAt(0) !== SLASH) {
+    // RFC 9112 §3.2.2: a server must accept the absolute-form and take the host from it.
+    const absolute = parseAbsoluteForm(target);
+    if (absolute === undefined) {
+      return refuse(res, 'BadRequest', `the router serves origin-form or absolute-form request targets, not '${target.slice(0, 100)}'`, method, '', startedAt);
+    }
+    authority = absolute.authority;
+    target = absolute.path;
+  }
+  const head = upstreamRequestHead(req.rawHeaders, req.socket.remoteAddress ?? '', authority);
+  if (head.hostCount !== 1) {
+    // RFC 9112 §3.2: a request with no Host field, or several, gets a 400.
+    return refuse(res, 'BadRequest', `a request needs exactly one Host header, got ${head.hostCount}`, method, head.host, startedAt);
+  }
+  const host = hostKey(head.host);
+  const route = context.routes.get(host);
+  if (route === undefined) {
+    return refuse(res, 'UnknownHost', `no service answers on host '${host.slice(0, 255)}'`, method, host, startedAt);
+  }
+  const upstream = context.balancer.acquire(host);
+  if (upstream === undefined) {
+    return refuse(res, 'NoHealthyInstance', `no healthy instance for service ${route.serviceName}`, method, host, startedAt, route);
+  }
+  const options: Dispatcher.DispatchOptions = { path: target, method, headers: head.headers, body: head.hasBody ? req : null };
+  new Exchange(context, res, route, host, upstream, options, startedAt).dispatch();
+}
+
+/** Where an exchange stands; a plain number, compared on every callback. */
+const Phase = { waiting: 0, sent: 1, responding: 2, done: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #context: ProxyContext;
+  readonly #res: ProxyResponse;
+  readonly #route: Route;
+  readonly #host: string;
+  readonly #options: Dispatcher.DispatchOptions;
+  readonly #startedAt: number;
+  readonly #timer: NodeJS.Timeout;
+  #upstream: Upstream;
+  #phase: Phase = Phase.waiting;
+  #controller: Dispatcher.DispatchController | null = null;
+  #retried = false;
+  #drainListener = false;
+
+  constructor(context: ProxyContext, res: ProxyResponse, route: Route, host: string, upstream: Upstream, options: Dispatcher.DispatchOptions, startedAt: number) {
+    this.#context = context;
+    this.#res = res;
+    this.#route = route;
+    this.#host = host;
+    this.#upstream = upstream;
+    this.#options = options;
+    this.#startedAt = startedAt;
+    this.#timer = setTimeout(onExchangeTimeout, context.requestTimeoutMs, this);
+    res.exchange = this;
+    res.on('close', onResponseClose);
+  }
+
+  dispatch(): void {
+    this.#context.pools.get(this.#upstream.address).dispatch(this.#options, this);
+  }
+
+  // undici calls this once the connection is up, just before it writes the request.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#phase === Phase.done) {
+      // The request ended (client gone, timeout) while it waited for a connection.
+      controller.abort(new Error('the request ended before it was sent'));
+      return;
+    }
+    this.#controller = controller;
+    this.#phase = Phase.sent;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: UpstreamHeaders): void {
+    if (this.#phase === Phase.done) return;
+    // RFC 9110 §15.2: interim (1xx) responses are not relayed; the final one follows.
+    if (statusCode < 200) return;
+    try {
+      this.#res.writeHead(statusCode, clientResponseHeaders(headers));
+    } catch (err) {
+      // Node refuses to send a field value it considers invalid: treat as a bad response.
+      this.#failBeforeResponse(new Error(`instance ${this.#upstream.instanceId} of service ${this.#route.serviceName} sent a response head the router cannot relay: ${(err as Error).message}`));
+      controller.abort(err as Error);
+      return;
+    }
+    this.#phase = Phase.responding;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#phase !== Phase.responding) return;
+    if (!this.#res.write(chunk)) {
+      // The client reads slower than the instance writes: stop reading the instance until the
+      // client's socket drains, so the router holds no more than its buffers.
+      controller.pause();
+      if (!this.#drainListener) {
+        this.#drainListener = true;
+        this.#res.on('drain', onResponseDrain);
+      }
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#phase !== Phase.responding) return;
+    this.#res.end();
+    this.#finish('completed');
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    if (this.#phase === Phase.done) return;
+    if (this.#phase === Phase.responding) {
+      // The head is out: the only honest signal left is an incomplete response (RFC 9112 §8).
+      this.#res.destroy();
+      this.#finish('upstream-error', error);
+      return;
+    }
+    // undici starts a request only on an open connection: a waiting one never reached the instance.
+    const sent = this.#phase === Phase.sent;
+    if (!sent) this.#context.balancer.markUnreachable(this.#upstream);
+    if (this.#retry(sent)) return;
+    this.#failBeforeResponse(error, sent
+      ? `instance ${this.#upstream.instanceId} of service ${this.#route.serviceName} closed the connection before responding (${errorCode(error)})`
+      : `could not connect to an instance of service ${this.#route.serviceName} (${errorCode(error)})`);
+  }
+
+  /** The client's connection closed before the response was complete. */
+  clientClosed(): void {
+    if (this.#phase === Phase.done) return;
+    const error = new Error('the client closed the connection before the response was complete');
+    this.#finish('client-aborted', error);
+    this.#controller?.abort(error);
+  }
+
+  timedOut(): void {
+    if (this.#phase === Phase.done) return;
+    const message = `service ${this.#route.serviceName} did not respond within ${this.#context.requestTimeoutMs} ms`;
+    const error = new Error(message);
+    if (this.#phase === Phase.responding) this.#res.destroy();
+    else sendRouterError(this.#res, 'RequestTimeout', message);
+    this.#finish('timeout', error);
+    this.#controller?.abort(error);
+  }
+
+  resumeUpstream(): void {
+    this.#controller?.resume();
+  }
+
+  /**
+   * Sends the request again, once, after its connection failed before any response: allowed for
+   * methods whose repetition is harmless (RFC 9110 §9.2.2) and without content (which could not
+   * be replayed without buffering it). A connection that failed to open sends the retry to
+   * another instance; one that broke after the request went out (typically a keep-alive
+   * connection the instance closed as it was reused, RFC 9112 §9.3.1) may use any.
+   */
+  #retry(sent: boolean): boolean {
+    if (this.#retried || this.#options.body !== null || !isIdempotent(this.#options.method)) return false;
+    const next = this.#context.balancer.acquire(this.#host, sent ? undefined : this.#upstream);
+    if (next === undefined) return false;
+    this.#retried = true;
+    this.#context.balancer.release(this.#upstream);
+    this.#upstream = next;
+    this.#phase = Phase.waiting;
+    this.#controller = null;
+    this.dispatch();
+    return true;
+  }
+
+  #failBeforeResponse(error: Error, message = error.message): void {
+    sendRouterError(this.#res, 'InstanceUnreachable', message);
+    this.#finish('upstream-error', error);
+  }
+
+  #finish(outcome: RequestOutcome, error?: Error): void {
+    this.#phase = Phase.done;
+    clearTimeout(this.#timer);
+    this.#context.balancer.release(this.#upstream);
+    this.#res.exchange = null;
+    if (requestChannel.hasSubscribers) {
+      requestChannel.publish({
+        host: this.#host,
+        method: this.#options.method,
+        serviceName: this.#route.serviceName,
+        instanceId: this.#upstream.instanceId,
+        statusCode: this.#res.headersSent ? this.#res.statusCode : 0,
+        outcome,
+        durationMs: performance.now() - this.#startedAt,
+        error,
+      } satisfies RequestMessage);
+    }
+  }
+}
+
+// Shared listeners: `this` is the response, which leads to its exchange.
+function onResponseClose(this: ProxyResponse): void {
+  if (!this.writableFinished) this.exchange?.clientClosed();
+}
+
+function onResponseDrain(this: ProxyResponse): void {
+  this.exchange?.resumeUpstream();
+}
+
+function onExchangeTimeout(exchange: Exchange): void {
+  exchange.timedOut();
+}
+
+/** Answers with a router error before any instance was involved. */
+function refuse(res: ServerResponse, code: RouterErrorCode, message: string, method: string, host: string, startedAt: number, route?: Route): void {
+  sendRouterError(res, code, message);
+  if (requestChannel.hasSubscribers) {
+    requestChannel.publish({
+      host,
+      method,
+      serviceName: route?.serviceName ?? '',
+      instanceId: '',
+      statusCode: res.statusCode,
+      outcome: OUTCOMES[code],
+      durationMs: performance.now() - startedAt,
+    } satisfies RequestMessage);
+  }
+}
+
+const OUTCOMES: Record<RouterErrorCode, RequestOutcome> = {
+  BadRequest: 'bad-request',
+  UnknownHost: 'unknown-host',
+  NoHealthyInstance: 'no-instance',
+  InstanceUnreachable: 'upstream-error',
+  RequestTimeout: 'timeout',
+};
+
+const SLASH = 0x2f;
+
+function parseAbsoluteForm(target: string): { authority: string; path: string } | undefined {
+  if (!target.startsWith('http://') && !target.startsWith('https://')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  return { authority: url.host, path: `${url.pathname}${url.search}` };
+}
+
+/** RFC 9110 §9.2.2. */
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** A short name for what went wrong on the connection: the errno or undici code. */
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.message;
+}

@@ -1,0 +1,104 @@
+/**
+ * @module
+ * Berth's router, the data plane: assembled from its configuration. It serves from the route
+ * table it holds (loaded from its cache file at start), follows the control plane for newer
+ * ones, and keeps serving when the control plane is away.
+ *
+ *     store ── route table by host, cached on disk ◄── feed (long poll on the control socket)
+ *       │ on change
+ *       ├─► balancer   (instances, in-flight counts)
+ *       └─► pools      (keep-alive connections per instance)
+ *     HTTPS server ─► certificates (one per routed host, from the local CA, asked at handshake)
+ *                  ─► proxy
+ *     HTTP server  ─► redirect to HTTPS
+ */
+
+import { loadOrCreateLocalCa } from '../../adapters/tls/local-ca.ts';
+import { Balancer } from './balancer.ts';
+import type { RouterConfig } from './config.ts';
+import { createProxyHandler } from './proxy.ts';
+import { RouteFeed } from './route-feed.ts';
+import { RouteTableStore } from './route-table-store.ts';
+import { startRouterServers, type RouterServers } from './router-servers.ts';
+import { SniCertificates, type CertificateIssuer } from './sni-certificates.ts';
+import { UpstreamPools } from './upstream-pools.ts';
+
+export interface Router {
+  /** The ports actually bound (differ from the configuration's when it asked for 0). */
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  /** Requests in flight per instance id. */
+  inFlight(): Map<string, number>;
+  /**
+   * Stops: no new connections, requests in flight get up to `graceMs` (default 10 s) to end,
+   * then the control-plane feed and the upstream connections are closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface RouterDependencies {
+  /** Signs the HTTPS certificates. Default: the local CA kept in `config.caDir`. */
+  issuer?: CertificateIssuer;
+}
+
+/** Longest a connection to an instance may take to open. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_GRACE_MS = 10_000;
+
+export async function startRouter(config: RouterConfig, dependencies: RouterDependencies = {}): Promise<Router> {
+  const store = await RouteTableStore.open(config.routesCacheFile);
+  const issuer = dependencies.issuer ?? (await loadOrCreateLocalCa(config.caDir));
+  const balancer = new Balancer();
+  const pools = new UpstreamPools({ connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs) });
+  const underDomain = `.${config.domain}`;
+  const isServiceName = (host: string): boolean => host.endsWith(underDomain) && !host.slice(0, -underDomain.length).includes('.');
+  const certificates = await SniCertificates.create({ issuer, isRouted: (host) => store.get(host) !== undefined || isServiceName(host) });
+
+  const unsubscribe = store.subscribe((table) => {
+    balancer.sync(table);
+    const addresses = new Set<string>();
+    for (const route of table.routes) {
+      for (const target of route.targets) addresses.add(target.address);
+    }
+    pools.retain(addresses);
+  });
+
+  const feed = new RouteFeed({ socketPath: config.controlSocketPath, sink: store });
+  feed.start();
+
+  const proxy = createProxyHandler({ routes: store, balancer, pools, requestTimeoutMs: config.requestTimeoutMs });
+  let servers: RouterServers;
+  try {
+    servers = await startRouterServers({
+      listenHost: config.listenHost,
+      httpPort: config.httpPort,
+      httpsPort: config.httpsPort,
+      requestTimeoutMs: config.requestTimeoutMs,
+      proxy,
+      certificates,
+    });
+  } catch (err) {
+    unsubscribe();
+    await feed.close();
+    await pools.close(true);
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    httpPort: servers.httpPort,
+    httpsPort: servers.httpsPort,
+    inFlight: () => balancer.inFlight(),
+    close(graceMs = DEFAULT_GRACE_MS) {
+      closing ??= (async () => {
+        const drained = await servers.close(graceMs);
+        unsubscribe();
+        await feed.close();
+        // Once every client connection is gone, no request uses an upstream connection any more.
+        await pools.close(!drained);
+        await store.flush();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,773 @@
+// The router over real sockets: real upstream servers on loopback, real TLS with the local CA,
+// and a fake control plane on a Unix socket that speaks the route-feed protocol (long poll,
+// ETag / If-None-Match, 304), so the tests can stop it, restart it and make it misbehave.
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { EventEmitter, once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { routeTableTag, type Route, type RouteTable } from '../../src/core/routes.ts';
+import { createControlServer, RouteFeed as ControlPlaneFeed } from '../../src/edges/control-socket/route-feed-server.ts';
+import { parseRouterConfig, type RouterConfig } from '../../src/edges/router/config.ts';
+import type { FeedErrorMessage, RequestMessage } from '../../src/edges/router/diagnostics.ts';
+import { createHttpsRedirectHandler } from '../../src/edges/router/https-redirect.ts';
+import { startRouter, type Router } from '../../src/edges/router/router.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Peers
+
+/** The control plane's side of the route feed, with switches for the failure cases. */
+class FakeControlPlane {
+  readonly socketPath: string;
+  table: RouteTable;
+  /** `garbage` answers every poll with a 200 whose body is not JSON. */
+  mode: 'normal' | 'garbage' = 'normal';
+  readonly ifNoneMatch: string[] = [];
+  #server: Server | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(socketPath: string, table: RouteTable) {
+    this.socketPath = socketPath;
+    this.table = table;
+  }
+
+  get tag(): string {
+    return routeTableTag(this.table);
+  }
+
+  publish(table: RouteTable): void {
+    this.table = table;
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  async start(): Promise<void> {
+    await rm(this.socketPath, { force: true });
+    const server = createServer((req, res) => this.#handle(req, res));
+    server.listen(this.socketPath);
+    await once(server, 'listening');
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    const closed = once(server, 'close');
+    server.close();
+    server.closeAllConnections();
+    await closed;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://control');
+    assert.equal(`${req.method} ${url.pathname}`, 'GET /v1/routes');
+    const known = req.headers['if-none-match'] ?? '';
+    this.ifNoneMatch.push(known);
+    const answer = (): boolean => {
+      if (this.mode === 'garbage') {
+        res.writeHead(200, { 'content-type': 'application/json', etag: '"garbage"' }).end('{"routes": [');
+        return true;
+      }
+      if (known === `"${this.tag}"`) return false;
+      res.writeHead(200, { 'content-type': 'application/json', etag: `"${this.tag}"` }).end(JSON.stringify(this.table));
+      return true;
+    };
+    if (answer()) return;
+    const timer = setTimeout(() => {
+      this.#waiters.delete(wake);
+      res.writeHead(304, { etag: `"${this.tag}"` }).end();
+    }, Number(url.searchParams.get('wait')) * 1000);
+    const wake = (): void => {
+      if (answer()) {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+      }
+    };
+    this.#waiters.add(wake);
+    res.once('close', () => {
+      clearTimeout(timer);
+      this.#waiters.delete(wake);
+    });
+  }
+}
+
+/** An instance: answers with what it received; paths exercise streaming, holding and failing. */
+class Upstream {
+  readonly name: string;
+  readonly server: Server;
+  address = '';
+  /** Emits `held` with the id of a request parked by /hold or /first-chunk. */
+  readonly events = new EventEmitter();
+  readonly #gates = new Map<string, () => void>();
+
+  constructor(name: string) {
+    this.name = name;
+    this.server = createServer((req, res) => this.#handle(req, res));
+  }
+
+  async start(): Promise<this> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    const address = this.server.address();
+    assert.ok(typeof address === 'object' && address !== null);
+    this.address = `127.0.0.1:${address.port}`;
+    return this;
+  }
+
+  /** Lets the parked request `id` finish. */
+  release(id: string): void {
+    const gate = this.#gates.get(id);
+    assert.ok(gate, `no request ${id} is held by ${this.name}`);
+    this.#gates.delete(id);
+    gate();
+  }
+
+  async close(): Promise<void> {
+    for (const gate of this.#gates.values()) gate();
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+
+  #park(id: string, gate: () => void): void {
+    this.#gates.set(id, gate);
+    this.events.emit('held', id);
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    const id = url.searchParams.get('id') ?? '';
+    switch (url.pathname) {
+      case '/hold':
+        return this.#park(id, () => this.#echo(req, res));
+      case '/first-chunk':
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first\n');
+        return this.#park(id, () => res.end('rest\n'));
+      case '/echo-stream':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        req.pipe(res);
+        return;
+      case '/digest': {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        req.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          bytes += chunk.length;
+        });
+        req.on('end', () => json(res, { bytes, sha256: hash.digest('hex') }));
+        return;
+      }
+      case '/large': {
+        const total = Number(url.searchParams.get('bytes'));
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < total) {
+            const size = Math.min(chunk.length, total - sent);
+            sent += size;
+            if (!res.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        res.writeHead(200, { 'content-length': String(total) });
+        return pump();
+      }
+      case '/reset':
+        req.socket.destroy();
+        return;
+      case '/hop':
+        res.writeHead(200, {
+          connection: 'x-hop-secret',
+          'x-hop-secret': '1',
+          'proxy-authenticate': 'Basic realm="x"',
+          trailer: 'x-checksum',
+          'x-kept': 'yes',
+        });
+        res.end('ok');
+        return;
+      default:
+        return this.#echo(req, res);
+    }
+  }
+
+  #echo(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    req.on('end', () => json(res, { server: this.name, method: req.method, url: req.url, headers: req.headers }));
+  }
+}
+
+function json(res: ServerResponse, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+interface Echo {
+  server: string;
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+interface SendOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** The TLS server name; default the host. */
+  servername?: string;
+}
+
+function collect(res: IncomingMessage): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.once('error', reject);
+    res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+  });
+}
+
+/** What is left of a response body; listens at once, so an `end` right after data is not missed. */
+function readToEnd(res: IncomingMessage): Promise<string> {
+  return collect(res).then((reply) => reply.body);
+}
+
+function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return (async () => {
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+}
+
+function route(host: string, serviceName: string, ...targets: Array<Upstream | string>): Route {
+  return {
+    host,
+    serviceId: `${serviceName}-id`,
+    serviceName,
+    targets: targets.map((target, index) => {
+      const address = typeof target === 'string' ? target : target.address;
+      return { instanceId: `${serviceName}-${index}-${typeof target === 'string' ? 'dead' : target.name}`, address };
+    }),
+  };
+}
+
+/** A loopback address where nothing listens: bound, then closed. */
+async function deadAddress(): Promise<string> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  server.close();
+  await once(server, 'close');
+  return `127.0.0.1:${address.port}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('router', () => {
+  let dir: string;
+  let ca: string;
+  let a: Upstream;
+  let b: Upstream;
+  let dead: string;
+  let controlPlane: FakeControlPlane;
+  let router: Router;
+  const routers: Router[] = [];
+  let baseTable: RouteTable;
+
+  const configFor = (overrides: Partial<RouterConfig> = {}): RouterConfig => parseRouterConfig({
+    listenHost: '127.0.0.1',
+    httpPort: 0,
+    httpsPort: 0,
+    requestTimeoutMs: 5000,
+    controlSocketPath: join(dir, 'control.sock'),
+    routesCacheFile: join(dir, 'run', 'routes.json'),
+    caDir: join(dir, 'ca'),
+    ...overrides,
+  });
+
+  const launch = async (overrides: Partial<RouterConfig> = {}): Promise<Router> => {
+    const started = await startRouter(configFor(overrides));
+    routers.push(started);
+    return started;
+  };
+
+  function open(port: number, host: string, path: string, options: SendOptions = {}): ReturnType<typeof httpsRequest> {
+    const request: RequestOptions = {
+      host: '127.0.0.1',
+      port,
+      path,
+      method: options.method ?? 'GET',
+      servername: options.servername ?? host,
+      ca,
+      headers: { host: `${host}:${port}`, ...options.headers },
+      agent: false,
+    };
+    return httpsRequest(request);
+  }
+
+  async function send(host: string, path = '/', options: SendOptions = {}, via: Router = router): Promise<Reply> {
+    const req = open(via.httpsPort, host, path, options);
+    const response = once(req, 'response') as Promise<[IncomingMessage]>;
+    req.end(options.body);
+    const [res] = await response;
+    return collect(res);
+  }
+
+  /** The status `host` answers with, 0 while TLS fails (a host the router does not know yet has no certificate). */
+  const statusOf = (host: string, via: Router = router): Promise<number> =>
+    send(host, '/', {}, via).then((reply) => reply.status, () => 0);
+
+  const echo = async (host: string, path = '/', options: SendOptions = {}): Promise<Echo> => {
+    const reply = await send(host, path, options);
+    assert.equal(reply.status, 200, reply.body);
+    return JSON.parse(reply.body) as Echo;
+  };
+
+  const noneInFlight = (of: Router = router): Promise<void> =>
+    waitFor(() => [...of.inFlight().values()].every((count) => count === 0), 2000, `no request in flight (${JSON.stringify([...of.inFlight()])})`);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-router-'));
+    a = await new Upstream('A').start();
+    b = await new Upstream('B').start();
+    dead = await deadAddress();
+    baseTable = {
+      routes: [
+        route('hello-abc.localhost', 'hello', a),
+        route('world-def.localhost', 'world', b),
+        route('both-xyz.localhost', 'both', a, b),
+        route('empty-000.localhost', 'empty'),
+        route('dead-111.localhost', 'dead', dead),
+        route('mixed-222.localhost', 'mixed', dead, a),
+      ],
+    };
+    controlPlane = new FakeControlPlane(join(dir, 'control.sock'), baseTable);
+    await controlPlane.start();
+    router = await launch();
+    ca = await readFile(join(dir, 'ca', 'ca.crt'), 'utf8');
+    await waitFor(async () => (await statusOf('hello-abc.localhost')) === 200, 3000, 'the first route table');
+  });
+
+  after(async () => {
+    for (const r of routers) await r.close(500);
+    await controlPlane.stop();
+    await a.close();
+    await b.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('routes by Host to the right instance, whatever the case and port', async () => {
+    assert.equal((await echo('hello-abc.localhost')).server, 'A');
+    assert.equal((await echo('world-def.localhost')).server, 'B');
+    const reply = await send('hello-abc.localhost', '/x', { headers: { host: 'HELLO-ABC.localhost.:443' } });
+    assert.equal((JSON.parse(reply.body) as Echo).server, 'A');
+    assert.equal((JSON.parse(reply.body) as Echo).url, '/x');
+  });
+
+  test('follows the protocol: If-None-Match carries the tag of the table held', () => {
+    assert.ok(controlPlane.ifNoneMatch.includes(`"${routeTableTag(baseTable)}"`), JSON.stringify(controlPlane.ifNoneMatch));
+  });
+
+  test('balances across the instances of a service, round-robin when none is busy', async () => {
+    const seen = { A: 0, B: 0 };
+    for (let i = 0; i < 6; i++) seen[(await echo('both-xyz.localhost')).server as 'A' | 'B']++;
+    assert.deepEqual(seen, { A: 3, B: 3 });
+  });
+
+  test('sends the next request to the instance with the fewest outstanding ones', async () => {
+    const held = Promise.race([
+      once(a.events, 'held').then(() => a),
+      once(b.events, 'held').then(() => b),
+    ]);
+    const slow = send('both-xyz.localhost', '/hold?id=lor');
+    const busy = await held;
+    assert.equal(router.inFlight().get(`both-${busy === a ? 0 : 1}-${busy.name}`), 1);
+    for (let i = 0; i < 3; i++) assert.notEqual((await echo('both-xyz.localhost')).server, busy.name);
+    busy.release('lor');
+    assert.equal((await slow).status, 200);
+    await noneInFlight();
+  });
+
+  test('sets X-Forwarded-* and removes hop-by-hop request fields', async () => {
+    const seen = await echo('hello-abc.localhost', '/headers?q=1', {
+      headers: {
+        connection: 'keep-alive, X-Hop-Secret',
+        'x-hop-secret': 'not for the instance',
+        'keep-alive': 'timeout=5',
+        'proxy-authorization': 'Basic Zm9vOmJhcg==',
+        proxy: 'http://attacker.example',
+        te: 'trailers',
+        upgrade: 'h2c',
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'spoofed.example',
+        'x-kept': 'yes',
+      },
+    });
+    const port = router.httpsPort;
+    assert.equal(seen.url, '/headers?q=1');
+    assert.equal(seen.headers.host, `hello-abc.localhost:${port}`);
+    assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-forwarded-host'], `hello-abc.localhost:${port}`);
+    assert.equal(seen.headers['x-kept'], 'yes');
+    for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'proxy', 'te', 'upgrade']) {
+      assert.equal(seen.headers[name], undefined, `${name} reached the instance`);
+    }
+    assert.notEqual(seen.headers.connection, 'keep-alive, X-Hop-Secret');
+
+    const plain = await echo('hello-abc.localhost');
+    assert.equal(plain.headers['x-forwarded-for'], '127.0.0.1');
+  });
+
+  test('removes hop-by-hop response fields', async () => {
+    const reply = await send('hello-abc.localhost', '/hop');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body, 'ok');
+    assert.equal(reply.headers['x-kept'], 'yes');
+    for (const name of ['x-hop-secret', 'proxy-authenticate', 'trailer', 'keep-alive']) {
+      assert.equal(reply.headers[name], undefined, `${name} reached the client`);
+    }
+  });
+
+  test('streams the request body: the instance answers the first chunk before the client sends the second', async () => {
+    const req = open(router.httpsPort, 'hello-abc.localhost', '/echo-stream', { method: 'POST' });
+    req.write('ping-1\n');
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    assert.equal(res.statusCode, 200);
+    const first = (await once(res, 'data')) as [Buffer];
+    assert.equal(first[0].toString(), 'ping-1\n');
+    req.write('ping-2\n');
+    const second = (await once(res, 'data')) as [Buffer];
+    assert.equal(second[0].toString(), 'ping-2\n');
+    const rest = readToEnd(res);
+    req.end();
+    assert.equal(await rest, '');
+  });
+
+  test('streams the response body: the first chunk arrives while the instance still holds the rest', async () => {
+    const req = open(router.httpsPort, 'hello-abc.localhost', '/first-chunk?id=fc');
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    const first = (await once(res, 'data')) as [Buffer];
+    assert.equal(first[0].toString(), 'first\n');
+    const rest = readToEnd(res);
+    a.release('fc');
+    assert.equal(await rest, 'rest\n');
+  });
+
+  test('relays large bodies both ways intact', async () => {
+    const upload = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < upload.length; i += 4096) upload.writeUInt32BE(i, i);
+    const digest = JSON.parse((await send('hello-abc.localhost', '/digest', { method: 'PUT', body: upload })).body) as { bytes: number; sha256: string };
+    assert.deepEqual(digest, { bytes: upload.length, sha256: createHash('sha256').update(upload).digest('hex') });
+
+    const download = await send('hello-abc.localhost', `/large?bytes=${8 * 1024 * 1024 + 7}`);
+    assert.equal(download.status, 200);
+    assert.equal(download.headers['content-length'], String(8 * 1024 * 1024 + 7));
+    assert.equal(download.body.length, 8 * 1024 * 1024 + 7);
+  });
+
+  test('404 for a host with no route', async () => {
+    const reply = await send('nobody-999.localhost', '/', { servername: 'localhost' });
+    assert.equal(reply.status, 404);
+    assert.equal(reply.body, "no service answers on host 'nobody-999.localhost'\n");
+    assert.equal(reply.headers['x-berth-error'], 'UnknownHost');
+    assert.equal(reply.headers['content-type'], 'text/plain; charset=utf-8');
+  });
+
+  test('503 for a service with no instance', async () => {
+    const reply = await send('empty-000.localhost');
+    assert.equal(reply.status, 503);
+    assert.equal(reply.body, 'no healthy instance for service empty\n');
+    assert.equal(reply.headers['x-berth-error'], 'NoHealthyInstance');
+  });
+
+  test('502 when the only instance refuses connections', async () => {
+    const reply = await send('dead-111.localhost');
+    assert.equal(reply.status, 502);
+    assert.equal(reply.body, 'could not connect to an instance of service dead (ECONNREFUSED)\n');
+    assert.equal(reply.headers['x-berth-error'], 'InstanceUnreachable');
+    await noneInFlight();
+  });
+
+  test('502 when the instance drops the connection before responding', async () => {
+    const reply = await send('hello-abc.localhost', '/reset', { method: 'POST', body: 'x' });
+    assert.equal(reply.status, 502);
+    assert.match(reply.body, /^instance hello-0-A of service hello closed the connection before responding/);
+    await noneInFlight();
+  });
+
+  test('an idempotent request whose connection fails is retried on another instance', async () => {
+    for (let i = 0; i < 4; i++) assert.equal((await echo('mixed-222.localhost')).server, 'A');
+    await noneInFlight();
+  });
+
+  test('504 when the instance does not answer within the request timeout; a started response is cut', async () => {
+    const fast = await launch({ requestTimeoutMs: 300 });
+    const reply = await send('hello-abc.localhost', '/hold?id=t1', {}, fast);
+    assert.equal(reply.status, 504);
+    assert.equal(reply.body, 'service hello did not respond within 300 ms\n');
+    assert.equal(reply.headers['x-berth-error'], 'RequestTimeout');
+    a.release('t1');
+
+    const req = open(fast.httpsPort, 'hello-abc.localhost', '/first-chunk?id=t2');
+    req.on('error', () => {});
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    assert.equal(res.statusCode, 200);
+    res.on('error', () => {}); // 'aborted': what this test expects
+    res.resume();
+    await new Promise((resolve) => res.once('close', resolve));
+    assert.equal(res.complete, false);
+    a.release('t2');
+    await noneInFlight(fast);
+  });
+
+  test('a client that goes away ends the request on the instance and its count', async () => {
+    const req = open(router.httpsPort, 'hello-abc.localhost', '/hold?id=gone');
+    req.on('error', () => {});
+    req.end();
+    await once(a.events, 'held');
+    assert.equal(router.inFlight().get('hello-0-A'), 1);
+    req.destroy();
+    await noneInFlight();
+    a.release('gone');
+  });
+
+  test('a client that goes away mid-upload ends the request and its count', async () => {
+    const messages: RequestMessage[] = [];
+    const listener = (message: unknown): void => {
+      messages.push(message as RequestMessage);
+    };
+    subscribe('berth:router:request', listener);
+    try {
+      const req = open(router.httpsPort, 'hello-abc.localhost', '/digest', { method: 'POST' });
+      req.on('error', () => {});
+      req.write('part of a body');
+      await waitFor(() => router.inFlight().get('hello-0-A') === 1, 2000, 'the upload to reach the router');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      req.destroy();
+      await noneInFlight();
+      await waitFor(() => messages.length === 1, 2000, 'the request to end');
+      assert.equal(messages[0]!.outcome, 'client-aborted');
+    } finally {
+      unsubscribe('berth:router:request', listener);
+    }
+  });
+
+  test('publishes each request on berth:router:request', async () => {
+    const messages: RequestMessage[] = [];
+    const listener = (message: unknown): void => {
+      messages.push(message as RequestMessage);
+    };
+    subscribe('berth:router:request', listener);
+    try {
+      await send('world-def.localhost', '/');
+      await send('empty-000.localhost', '/');
+    } finally {
+      unsubscribe('berth:router:request', listener);
+    }
+    assert.deepEqual(messages.map(({ host, method, serviceName, instanceId, statusCode, outcome }) => ({ host, method, serviceName, instanceId, statusCode, outcome })), [
+      { host: 'world-def.localhost', method: 'GET', serviceName: 'world', instanceId: 'world-0-B', statusCode: 200, outcome: 'completed' },
+      { host: 'empty-000.localhost', method: 'GET', serviceName: 'empty', instanceId: '', statusCode: 503, outcome: 'no-instance' },
+    ]);
+  });
+
+  test('HTTP redirects to HTTPS: 301 for GET, 308 for POST, path and query kept', async () => {
+    const plain = (method: string, path: string, host: string): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: router.httpPort, method, path, headers: { host }, agent: false }, (res) => collect(res).then(resolve, reject));
+        req.once('error', reject);
+        req.end(method === 'POST' ? 'data' : undefined);
+      });
+    const get = await plain('GET', '/a/b?x=1&y=2', `hello-abc.localhost:${router.httpPort}`);
+    assert.equal(get.status, 301);
+    assert.equal(get.headers.location, `https://hello-abc.localhost:${router.httpsPort}/a/b?x=1&y=2`);
+    const post = await plain('POST', '/form', 'hello-abc.localhost');
+    assert.equal(post.status, 308);
+    assert.equal(post.headers.location, `https://hello-abc.localhost:${router.httpsPort}/form`);
+    assert.equal((await plain('GET', '/', 'bad host!')).status, 400);
+
+    // On the standard port the Location carries none.
+    const server = createServer(createHttpsRedirectHandler(443)).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/p', headers: { host: `Hello-ABC.localhost:${port}` }, agent: false }, (res) => collect(res).then(resolve, reject)).end();
+    });
+    server.close();
+    assert.equal(reply.headers.location, 'https://hello-abc.localhost/p');
+  });
+
+  test('serves a certificate for exactly the requested service host, signed by the local CA; other names get localhost', async () => {
+    const peer = async (servername: string): Promise<{ authorized: boolean; cert: PeerCertificate }> => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: router.httpsPort, servername, ca, checkServerIdentity: () => undefined });
+      await once(socket, 'secureConnect');
+      const result = { authorized: socket.authorized, cert: socket.getPeerCertificate() };
+      socket.destroy();
+      return result;
+    };
+    const routed = await peer('hello-abc.localhost');
+    assert.equal(routed.authorized, true);
+    assert.equal(routed.cert.subjectaltname, 'DNS:hello-abc.localhost');
+    const x509 = new X509Certificate(routed.cert.raw);
+    assert.equal(x509.checkIssued(new X509Certificate(ca)), true);
+    assert.equal(x509.checkHost('hello-abc.localhost'), 'hello-abc.localhost');
+
+    // A name under the services' domain gets its own certificate even without a route, so a
+    // client of a service that is gone reads a 404 instead of a certificate error.
+    const unknown = await peer('nobody-999.localhost');
+    assert.equal(unknown.authorized, true);
+    assert.equal(unknown.cert.subjectaltname, 'DNS:nobody-999.localhost');
+    assert.equal(await statusOf('nobody-999.localhost'), 404);
+    // Names outside the domain, or deeper in it, get the default certificate.
+    assert.equal((await peer('example.org')).cert.subjectaltname, 'DNS:localhost');
+    assert.equal((await peer('a.b.localhost')).cert.subjectaltname, 'DNS:localhost');
+  });
+
+  test('route updates from the control plane take effect', async () => {
+    controlPlane.publish({ routes: [...baseTable.routes, route('new-333.localhost', 'new', b)] });
+    await waitFor(async () => (await statusOf('new-333.localhost')) === 200, 3000, 'the new route');
+    assert.equal((await echo('new-333.localhost')).server, 'B');
+
+    // The host keeps its certificate: a client of a removed service gets a verifiable 404.
+    controlPlane.publish(baseTable);
+    await waitFor(async () => (await statusOf('new-333.localhost')) === 404, 3000, 'the route to go');
+  });
+
+  test('reuses keep-alive connections to an instance, and closes them when it leaves the table', async () => {
+    const c = await new Upstream('C').start();
+    let connections = 0;
+    c.server.on('connection', () => connections++);
+    const connectionsOpen = (): Promise<number> => new Promise((resolve, reject) => c.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, route('c-666.localhost', 'c', c)] });
+      await waitFor(async () => (await statusOf('c-666.localhost')) === 200, 3000, 'the route to C');
+      for (let i = 0; i < 5; i++) assert.equal((await echo('c-666.localhost')).server, 'C');
+      assert.equal(connections, 1);
+
+      controlPlane.publish(baseTable);
+      await waitFor(async () => (await connectionsOpen()) === 0, 3000, "the router to close C's connections");
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('a table the router cannot read is refused and the routes held are kept', async () => {
+    const errors: FeedErrorMessage[] = [];
+    const listener = (message: unknown): void => {
+      errors.push(message as FeedErrorMessage);
+    };
+    subscribe('berth:router:feed-error', listener);
+    try {
+      controlPlane.mode = 'garbage';
+      controlPlane.publish({ routes: [route('hello-abc.localhost', 'hello', b)] });
+      await waitFor(() => errors.length > 0, 3000, 'a feed error');
+      assert.match(errors[0]!.error.message, /route table the router cannot use/);
+      assert.equal((await echo('hello-abc.localhost')).server, 'A');
+    } finally {
+      unsubscribe('berth:router:feed-error', listener);
+      controlPlane.mode = 'normal';
+      controlPlane.publish(baseTable);
+    }
+  });
+
+  test('follows the real control plane feed server', async () => {
+    const feed = new ControlPlaneFeed();
+    const server = createControlServer(feed);
+    const socketPath = join(dir, 'real-control.sock');
+    server.listen(socketPath);
+    await once(server, 'listening');
+    const follower = await launch({ controlSocketPath: socketPath, routesCacheFile: join(dir, 'real', 'routes.json') });
+    try {
+      feed.publish({ routes: [route('real-444.localhost', 'real', a)] });
+      await waitFor(async () => (await statusOf('real-444.localhost', follower)) === 200, 3000, 'the route from the real feed');
+      feed.publish({ routes: [route('real-444.localhost', 'real', b)] });
+      await waitFor(async () => JSON.parse((await send('real-444.localhost', '/', {}, follower)).body).server === 'B', 3000, 'the updated route');
+    } finally {
+      feed.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('keeps serving the last routes while the control plane is down, and follows it again when it is back', async () => {
+    await controlPlane.stop();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((await echo('hello-abc.localhost')).server, 'A');
+    assert.equal((await echo('world-def.localhost')).server, 'B');
+    assert.equal((await send('empty-000.localhost')).status, 503);
+
+    // A router started now, with the control plane still down, serves from the cache file.
+    const cached = JSON.parse(await readFile(join(dir, 'run', 'routes.json'), 'utf8')) as { tag: string };
+    assert.equal(cached.tag, routeTableTag(baseTable));
+    const restarted = await launch();
+    const reply = await send('hello-abc.localhost', '/', {}, restarted);
+    assert.equal(reply.status, 200);
+    assert.equal((JSON.parse(reply.body) as Echo).server, 'A');
+
+    controlPlane.table = { routes: [...baseTable.routes, route('back-555.localhost', 'back', a)] };
+    await controlPlane.start();
+    await waitFor(async () => (await statusOf('back-555.localhost')) === 200, 3000, 'the router to follow the control plane again');
+    await waitFor(async () => (await statusOf('back-555.localhost', restarted)) === 200, 3000, 'the restarted router to follow it too');
+  });
+
+  test('closing lets requests in flight finish, then stops', async () => {
+    const closing = await launch();
+    const req = open(closing.httpsPort, 'hello-abc.localhost', '/hold?id=drain');
+    const response = once(req, 'response') as Promise<[IncomingMessage]>;
+    req.end();
+    await once(a.events, 'held');
+    const closed = closing.close(5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await assert.rejects(send('hello-abc.localhost', '/', {}, closing), /ECONNREFUSED/);
+    a.release('drain');
+    const [res] = await response;
+    assert.equal((await collect(res)).status, 200);
+    await closed;
+  });
+
+  test('closing cuts what is still running after the grace period', async () => {
+    const closing = await launch();
+    const req = open(closing.httpsPort, 'hello-abc.localhost', '/hold?id=cut');
+    const failed = new Promise<Error>((resolve) => req.once('error', resolve));
+    req.end();
+    await once(a.events, 'held');
+    // A client that connected and never finished its handshake must not hold the close either.
+    const idle = tlsConnect({ host: '127.0.0.1', port: closing.httpsPort, servername: 'hello-abc.localhost', ca });
+    idle.on('error', () => {});
+    const started = Date.now();
+    await closing.close(200);
+    assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);
+    assert.match((await failed).message, /socket hang up|ECONNRESET/);
+    a.release('cut');
+    idle.destroy();
+  });
+
+  test('no request is left counted in flight', async () => {
+    for (const r of routers) await noneInFlight(r);
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { RouteTable } from '../../src/core/routes.ts';
+import { Balancer } from '../../src/edges/router/balancer.ts';
+
+const table = (...targets: Array<[string, string]>): RouteTable => ({
+  routes: [{ host: 'app.localhost', serviceId: 's', serviceName: 'app', targets: targets.map(([instanceId, address]) => ({ instanceId, address })) }],
+});
+
+describe('balancer', () => {
+  test('round-robin while no instance is busy', () => {
+    const balancer = new Balancer();
+    balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80'], ['c', '10.0.0.3:80']));
+    const picked: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const upstream = balancer.acquire('app.localhost')!;
+      picked.push(upstream.instanceId);
+      balancer.release(upstream);
+    }
+    assert.deepEqual(picked, ['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  test('the instance with the fewest outstanding requests wins', () => {
+    const balancer = new Balancer();
+    balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
+    const first = balancer.acquire('app.localhost')!;
+    const held = [balancer.acquire('app.localhost')!, balancer.acquire('app.localhost')!];
+    // a: 2 (first + one), b: 1
+    assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 2, b: 1 });
+    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'b');
+    balancer.release(first);
+    for (const upstream of held) balancer.release(upstream);
+  });
+
+  test('a table update keeps the counts of the instances it keeps', () => {
+    const balancer = new Balancer();
+    balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
+    const onA = balancer.acquire('app.localhost')!;
+    assert.equal(onA.instanceId, 'a');
+    balancer.sync(table(['a', '10.0.0.1:80'], ['c', '10.0.0.3:80']));
+    assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 1, c: 0 });
+    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'c');
+    balancer.release(onA);
+    assert.equal(balancer.inFlight().get('a'), 0);
+  });
+
+  test('an instance that moved to another address is a new one', () => {
+    const balancer = new Balancer();
+    balancer.sync(table(['a', '10.0.0.1:80']));
+    const old = balancer.acquire('app.localhost')!;
+    balancer.sync(table(['a', '10.0.0.9:80']));
+    assert.equal(balancer.inFlight().get('a'), 0);
+    balancer.release(old);
+    assert.equal(balancer.inFlight().get('a'), 0);
+  });
+
+  test('passes over an unreachable instance for a while, unless it is the only one', () => {
+    let now = 1_000;
+    const balancer = new Balancer({ unreachableMs: 500, now: () => now });
+    balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
+    const a = balancer.acquire('app.localhost')!;
+    balancer.release(a);
+    balancer.markUnreachable(a);
+    for (let i = 0; i < 3; i++) {
+      const upstream = balancer.acquire('app.localhost')!;
+      assert.equal(upstream.instanceId, 'b');
+      // Even busier than a, b is preferred while a is unreachable.
+    }
+    now += 500;
+    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'a');
+
+    const single = new Balancer({ now: () => now });
+    single.sync(table(['only', '10.0.0.1:80']));
+    single.markUnreachable(single.acquire('app.localhost')!);
+    assert.equal(single.acquire('app.localhost')!.instanceId, 'only');
+  });
+
+  test('never picks the instance to avoid; none left means undefined', () => {
+    const balancer = new Balancer();
+    balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
+    const a = balancer.acquire('app.localhost')!;
+    assert.equal(balancer.acquire('app.localhost', a)!.instanceId, 'b');
+    balancer.sync(table(['a', '10.0.0.1:80']));
+    assert.equal(balancer.acquire('app.localhost', a), undefined);
+    assert.equal(balancer.acquire('other.localhost'), undefined);
+    balancer.sync(table());
+    assert.equal(balancer.acquire('app.localhost'), undefined);
+  });
+});
