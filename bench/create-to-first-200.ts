@@ -59,6 +59,10 @@ try {
     const host = created.Service?.ServiceUrl as string;
     await until200(async () => (await httpsGet(berth, host, '/', 2000)).status);
     berthTimes.push(performance.now() - started);
+    // The route goes live as soon as an instance is healthy; the operation ends a moment later.
+    while ((await client.send(new DescribeServiceCommand({ ServiceArn: created.Service?.ServiceArn }))).Service?.Status !== 'RUNNING') {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await client.send(new DeleteServiceCommand({ ServiceArn: created.Service?.ServiceArn }));
     while ((await client.send(new DescribeServiceCommand({ ServiceArn: created.Service?.ServiceArn }))).Service?.Status !== 'DELETED') {
       await new Promise((resolve) => setTimeout(resolve, 50));
