@@ -201,9 +201,11 @@ export class Reconciler {
     // to another revision: remove them. An exit during the first deployment fails it.
     for (const instance of removable) {
       if (instance.state === 'exited' && operation?.type === 'CREATE_SERVICE' && instance.revisionId === service.revisionId) {
+        // Its output first (removal loses it), then clean up, then report: by the time the
+        // service reads CREATE_FAILED, nothing of the failed deployment runs.
         const logs = await this.#runtime.logs(instance.runtimeId, 5).catch(() => '');
+        await Promise.all(instances.map((i) => this.#remove(i, service, i === instance ? 'it exited' : 'the deployment failed')));
         this.#failCreate(service, operation, `Instance ${instance.instanceId} exited with code ${instance.exitCode ?? 'unknown'} before passing its health check${logs.trim() ? `; its last output: ${logs.trim()}` : ''}`);
-        await this.#remove(instance, service, 'it exited');
         return;
       }
       await this.#remove(instance, service, instance.state === 'exited' ? `it exited with code ${instance.exitCode ?? 'unknown'}` : instance.state === 'created' ? 'it never started' : 'it runs an old revision');
