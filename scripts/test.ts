@@ -9,6 +9,8 @@
  * never stopped) are found and terminated when the stage ends, and fail it.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +31,8 @@ if (unknown.length > 0) {
 }
 const testGlob = args.includes('--unit') ? 'test/unit/**/*.test.ts' : 'test/**/*.test.ts';
 
+const tapCopy = join(mkdtempSync(join(tmpdir(), 'berth-test-')), 'results.tap');
+
 const stages: Stage[] = [
   { name: 'typecheck', args: [bin('typescript/bin/tsc'), '--noEmit', '-p', '.'] },
   { name: 'lint', args: [bin('eslint/bin/eslint.js'), '.'] },
@@ -45,8 +49,12 @@ const stages: Stage[] = [
       // A test file whose tests are done exits even if a handle it leaked would keep it alive;
       // the leaked process itself is caught by the process-group check below.
       '--test-force-exit',
-      // TAP ends with the "# pass N" / "# fail N" summary whether or not stdout is a terminal.
+      // TAP ends with the "# pass N" / "# fail N" summary whether or not stdout is a terminal;
+      // a second copy goes to a file, for the closing count below.
       '--test-reporter=tap',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tapCopy}`,
       // node expands the glob itself; no shell is involved.
       testGlob,
     ],
@@ -118,4 +126,10 @@ for (const { name, code, seconds } of results) {
   console.log(`${code === 0 ? 'ok  ' : 'FAIL'}  ${name}  (${seconds} s${code === 0 ? '' : `, exit ${code}`})`);
 }
 if (interrupted) console.log('interrupted: remaining stages skipped');
+// The closing line: the test runner's own count, read from its TAP summary.
+if (existsSync(tapCopy)) {
+  const tap = readFileSync(tapCopy, 'utf8');
+  const count = (name: string): number => Number([...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
+  console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`);
+}
 process.exitCode = interrupted || results.some((r) => r.code !== 0) ? 1 : 0;
