@@ -22,6 +22,7 @@ import { resolveConfig } from '../../src/core/config.ts';
 import { startControlPlane, type ControlPlane } from '../../src/main/control-plane.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { signedFetch } from '../support/signed-request.ts';
+import { readCredentials } from '../support/berth-process.ts';
 
 let home: string;
 let cp: ControlPlane;
@@ -33,11 +34,7 @@ before(async () => {
   home = mkdtempSync(join(tmpdir(), 'berth-api-'));
   const config = resolveConfig(home, { api: { port: 0 }, quotas: { services: 4 }, reconcile: { intervalMs: 50, startupTimeoutSeconds: 1, stopGraceSeconds: 0 } });
   cp = await startControlPlane(config, { runtime });
-  const credentialsText = readFileSync(join(home, 'credentials'), 'utf8');
-  const credentials = {
-    accessKeyId: /aws_access_key_id = (\S+)/.exec(credentialsText)?.[1] ?? '',
-    secretAccessKey: /aws_secret_access_key = (\S+)/.exec(credentialsText)?.[1] ?? '',
-  };
+  const credentials = readCredentials(home);
   endpoint = { apiUrl: cp.apiUrl, region: 'us-east-1', credentials };
   client = new AppRunnerClient({ region: 'us-east-1', endpoint: cp.apiUrl, credentials, maxAttempts: 1 });
 });

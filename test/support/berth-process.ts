@@ -55,11 +55,7 @@ export async function startBerth(options: { config?: Record<string, unknown>; ho
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await waitFor(() => output.includes('Berth is up.'), 30_000, () => `berth up did not come up; output:\n${output}`, () => child.exitCode !== null);
-  const credentialsText = readFileSync(join(home, 'credentials'), 'utf8');
-  const credentials = {
-    accessKeyId: /aws_access_key_id = (\S+)/.exec(credentialsText)?.[1] ?? '',
-    secretAccessKey: /aws_secret_access_key = (\S+)/.exec(credentialsText)?.[1] ?? '',
-  };
+  const credentials = readCredentials(home);
   return {
     home,
     apiUrl: `http://127.0.0.1:${apiPort}`,
@@ -83,6 +79,15 @@ export async function startBerth(options: { config?: Record<string, unknown>; ho
 }
 
 /** Polls `check` until it holds; a check that throws counts as not yet (its error is reported). */
+/** The administrator key Berth wrote to `<home>/credentials`, as an AWS shared-credentials file. */
+export function readCredentials(home: string): { accessKeyId: string; secretAccessKey: string } {
+  const text = readFileSync(join(home, 'credentials'), 'utf8');
+  return {
+    accessKeyId: /aws_access_key_id = (\S+)/.exec(text)?.[1] ?? '',
+    secretAccessKey: /aws_secret_access_key = (\S+)/.exec(text)?.[1] ?? '',
+  };
+}
+
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, message: () => string, abort?: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
