@@ -228,6 +228,28 @@ describe('self-healing', () => {
   });
 });
 
+describe('health after the first deployment', () => {
+  test('an instance that starts failing its health check is replaced after UnhealthyThreshold failures', async () => {
+    // Serves /health.html for 3 s, then deletes it and keeps running: HTTP health checks turn 404.
+    const startCommand = 'echo ok > /www/health.html; /bin/busybox httpd -p "$PORT" -h /www; sleep 3; rm /www/health.html; exec /bin/busybox sleep 3600';
+    const created = await client.send(new CreateServiceCommand({
+      ServiceName: 'goes-bad',
+      SourceConfiguration: { ImageRepository: { ...imageSource(image).ImageRepository, ImageConfiguration: { Port: '8080', StartCommand: startCommand } } },
+      HealthCheckConfiguration: { Protocol: 'HTTP', Path: '/health.html', Interval: 1, Timeout: 1, UnhealthyThreshold: 2 },
+    }));
+    const running = await waitForStatus(created.Service?.ServiceArn as string, 'RUNNING');
+    const [first] = await containersOf(running.ServiceId as string);
+    assert.ok(first);
+    await waitFor(async () => {
+      const now = await containersOf(running.ServiceId as string);
+      return now.length > 0 && !now.includes(first);
+    }, 20_000, () => `the unhealthy instance was not replaced; output:\n${berth.output().slice(-3000)}`);
+    assert.match(berth.output(), /goes-bad: removed instance \w+: it failed 2 health checks in a row \(HTTP GET \/health\.html on port 8080 answered 404\)/);
+    await client.send(new DeleteServiceCommand({ ServiceArn: running.ServiceArn }));
+    await waitForStatus(running.ServiceArn as string, 'DELETED');
+  });
+});
+
 describe('the same flow with the AWS CLI v2', () => {
   const aws = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
     const result = spawnSync('/usr/bin/aws', ['apprunner', ...args, '--endpoint-url', berth.apiUrl, '--output', 'json'], {
