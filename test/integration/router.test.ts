@@ -18,6 +18,7 @@ import { parseRouterConfig, type RouterConfig } from '../../src/edges/router/con
 import type { FeedErrorMessage, RequestMessage } from '../../src/edges/router/diagnostics.ts';
 import { createHttpsRedirectHandler } from '../../src/edges/router/https-redirect.ts';
 import { startRouter, type Router } from '../../src/edges/router/router.ts';
+import { waitFor as pollUntil } from '../support/berth-process.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Peers
@@ -249,14 +250,9 @@ function readToEnd(res: IncomingMessage): Promise<string> {
   return collect(res).then((reply) => reply.body);
 }
 
+/** The shared poller, with this file's way of naming what it waits for. */
 function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return (async () => {
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
+  return pollUntil(check, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 function route(host: string, serviceName: string, ...targets: Array<Upstream | string>): Route {
