@@ -1,128 +1,151 @@
 /**
  * @module
- * App Runner's service operations over the store: validation, state rules and the records they
- * write. Nothing here touches the runtime: the reconciler converges on what these write.
+ * App Runner's service operations over the store (app-runner-api.md §2.1): validation, state
+ * rules and the records they write. Nothing here touches the runtime: the reconciler converges
+ * on what these write, and finishes the operations they start.
  */
 import { BerthError, invalidRequest, invalidState, notFound, showValue } from '../core/errors.ts';
-import { newHexId, parseArn, serviceArn, type ArnContext } from '../core/ids.ts';
+import {
+  ascHasAssociatedService,
+  autoScalingConfigurationSummary,
+  defaultAutoScalingConfiguration,
+  findAutoScalingConfiguration,
+  type AutoScalingConfigurationRecord,
+} from '../core/auto-scaling.ts';
+import { findRevision } from '../core/configuration-revisions.ts';
+import { newHexId } from '../core/ids.ts';
 import { operationSummary, type OperationRecord, type OperationType } from '../core/operation.ts';
 import { paginate } from '../core/pagination.ts';
-import {
-  DEFAULT_AUTO_SCALING,
-  configFromCreateInput,
-  revisionSpecOf,
-  serviceOutput,
-  serviceSummary,
-  validateInput,
-  type CreateServiceInput,
-  type ServiceRecord,
-} from '../core/service.ts';
-import type { Clock } from '../core/clock.ts';
-import type { Store } from '../core/store.ts';
-
-export interface ServiceApiOptions extends ArnContext {
-  /** The domain service hosts live under: `<name>-<short id>.<domain>`. */
-  domain: string;
-  /** App Runner's default quota is 30 services per account and region. */
-  maxServices: number;
-}
-
-type Input = Record<string, unknown>;
-type Output = Record<string, unknown>;
+import { resourceArn } from '../core/resources.ts';
+import { configFromInput, revisionSpecOf, serviceOutput, serviceSummary, validateInput, type ServiceConfig, type ServiceRecord, type Tag } from '../core/service.ts';
+import { serviceByArn } from '../core/service-lookup.ts';
+import { assertServiceAllows, type ServiceAction } from '../core/service-states.ts';
+import type { RevisionRecord } from '../core/store.ts';
+import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
 
 export class ServiceApi {
-  readonly #store: Store;
-  readonly #clock: Clock;
-  readonly #options: ServiceApiOptions;
-  readonly #onChange: () => void;
+  readonly #ctx: ApiContext;
 
-  /** `onChange` is called after every write, so the reconciler looks at once. */
-  constructor(store: Store, clock: Clock, options: ServiceApiOptions, onChange: () => void) {
-    this.#store = store;
-    this.#clock = clock;
-    this.#options = options;
-    this.#onChange = onChange;
+  constructor(ctx: ApiContext) {
+    this.#ctx = ctx;
   }
 
   /** The operations this class answers, by App Runner operation name. */
-  handlers(): Record<string, (input: Input) => Output> {
+  handlers(): OperationHandlers {
     return {
       CreateService: (i) => this.createService(i),
+      UpdateService: (i) => this.updateService(i),
       DescribeService: (i) => this.describeService(i),
       DeleteService: (i) => this.deleteService(i),
       ListServices: (i) => this.listServices(i),
+      PauseService: (i) => this.pauseService(i),
+      ResumeService: (i) => this.resumeService(i),
+      StartDeployment: (i) => this.startDeployment(i),
       ListOperations: (i) => this.listOperations(i),
     };
   }
 
-  createService(input: Input): Output {
+  createService(input: ApiInput): ApiOutput {
     validateInput('CreateService', input);
-    const create = input as CreateServiceInput;
-    const config = configFromCreateInput(create, this.#options);
-    const now = this.#clock.now();
+    const { store, clock, arn: arnContext, quotas } = this.#ctx;
+    const given = configFromInput(input);
+    const name = input.ServiceName as string;
+    const now = clock.now();
     const id = newHexId();
-    const revisionId = newHexId();
-    const service: ServiceRecord = {
-      id,
-      name: create.ServiceName,
-      arn: serviceArn(this.#options, create.ServiceName, id),
-      urlHost: `${create.ServiceName.toLowerCase().replaceAll('_', '-')}-${id.slice(0, 8)}.${this.#options.domain}`,
-      status: 'OPERATION_IN_PROGRESS',
-      config,
-      revisionId,
-      minSize: DEFAULT_AUTO_SCALING.minSize,
-      maxConcurrency: DEFAULT_AUTO_SCALING.maxConcurrency,
-      maxSize: DEFAULT_AUTO_SCALING.maxSize,
-      tags: (create.Tags as ServiceRecord['tags'] | undefined) ?? [],
-      createdAt: now,
-      updatedAt: now,
-    };
-    const operation = this.#newOperation(service, 'CREATE_SERVICE', now);
-    this.#store.transaction(() => {
-      if (this.#store.findLiveServiceByName(service.name) !== undefined) {
-        throw invalidRequest(`A service named ${showValue(service.name)} already exists; choose another ServiceName or delete that service first`);
+    const { service, operation } = store.transaction(() => {
+      const config = this.#resolveReferences(given);
+      const asc = this.#autoScaling(input.AutoScalingConfigurationArn as string | undefined);
+      if (store.findLiveServiceByName(name) !== undefined) {
+        throw invalidRequest(`A service named ${showValue(name)} already exists; choose another ServiceName or delete that service first`);
       }
-      const live = this.#store.listLiveServices().length;
-      if (live >= this.#options.maxServices) {
-        throw new BerthError('ServiceQuotaExceededException', `You have reached the quota of ${this.#options.maxServices} services; delete one to create another`);
+      if (store.listLiveServices().length >= quotas.services) {
+        throw new BerthError('ServiceQuotaExceededException', `You have reached the quota of ${quotas.services} services; delete one to create another`);
       }
-      this.#store.insertService(service);
-      this.#store.insertRevision({ id: revisionId, serviceId: id, number: 1, spec: revisionSpecOf(config), createdAt: now });
-      this.#store.insertOperation(operation);
+      const service: ServiceRecord = {
+        id,
+        name,
+        arn: resourceArn(arnContext, 'service', name, id),
+        urlHost: `${name.toLowerCase().replaceAll('_', '-')}-${id.slice(0, 8)}.${this.#ctx.domain}`,
+        status: 'OPERATION_IN_PROGRESS',
+        config,
+        revisionId: '',
+        ...autoScalingOf(asc),
+        createdAt: now,
+        updatedAt: now,
+      };
+      store.insertService(service);
+      const revised = this.#newRevision(service, now);
+      const tags = (input.Tags as Tag[] | undefined) ?? [];
+      if (tags.length > 0) store.setTags(service.arn, mergeTags([], tags));
+      const operation = this.#newOperation(revised, 'CREATE_SERVICE', now);
+      store.insertOperation(operation);
+      return { service: revised, operation };
     });
-    this.#onChange();
-    return { Service: serviceOutput(service, this.#options), OperationId: operation.id };
+    this.#ctx.onChange();
+    return { Service: this.#output(service), OperationId: operation.id };
   }
 
-  describeService(input: Input): Output {
+  updateService(input: ApiInput): ApiOutput {
+    validateInput('UpdateService', input);
+    const now = this.#ctx.clock.now();
+    return this.#startOperation(input, 'UpdateService', 'UPDATE_SERVICE', now, (service) => {
+      if (input.SourceConfiguration === undefined && service.config.SourceConfiguration.ImageRepository === undefined) {
+        throw new Error('unreachable: every stored service has an image source');
+      }
+      const config = this.#resolveReferences(configFromInput(input, service.config));
+      const ascArn = input.AutoScalingConfigurationArn as string | undefined;
+      const autoScaling = ascArn === undefined ? {} : autoScalingOf(this.#autoScaling(ascArn));
+      // A new revision even when nothing changed: App Runner redeploys on every update.
+      return this.#newRevision({ ...service, config, ...autoScaling, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now);
+    });
+  }
+
+  describeService(input: ApiInput): ApiOutput {
     validateInput('DescribeService', input);
-    return { Service: serviceOutput(this.#serviceByArn(input.ServiceArn as string), this.#options) };
+    return { Service: this.#output(serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string)) };
   }
 
-  deleteService(input: Input): Output {
+  deleteService(input: ApiInput): ApiOutput {
     validateInput('DeleteService', input);
-    const now = this.#clock.now();
-    const { service, operation } = this.#store.transaction(() => {
-      const service = this.#serviceByArn(input.ServiceArn as string);
-      if (service.status === 'DELETED') throw notFound(`Service ${showValue(service.arn)} is already deleted`);
-      const active = this.#store.activeOperation(service.id);
-      if (active !== undefined) {
-        throw invalidState(`Service ${showValue(service.name)} has an operation in progress (${active.type} ${active.id}); retry once it has finished`);
+    const now = this.#ctx.clock.now();
+    return this.#startOperation(input, 'DeleteService', 'DELETE_SERVICE', now, (service) => {
+      const ingress = this.#ctx.store
+        .listResources('vpcingressconnection')
+        .find((r) => r.live && (r.data as { serviceArn?: string }).serviceArn === service.arn);
+      if (ingress !== undefined) {
+        throw invalidState(`Service ${showValue(service.name)} has the VPC ingress connection ${showValue(ingress.name)}; delete it (DeleteVpcIngressConnection) before the service`);
       }
-      const operation = this.#newOperation(service, 'DELETE_SERVICE', now);
-      const updated: ServiceRecord = { ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now };
-      this.#store.updateService(updated);
-      this.#store.insertOperation(operation);
-      return { service: updated, operation };
+      return { ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now };
     });
-    this.#onChange();
-    return { Service: serviceOutput(service, this.#options), OperationId: operation.id };
   }
 
-  listServices(input: Input): Output {
+  pauseService(input: ApiInput): ApiOutput {
+    validateInput('PauseService', input);
+    const now = this.#ctx.clock.now();
+    return this.#startOperation(input, 'PauseService', 'PAUSE_SERVICE', now, (service) => ({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }));
+  }
+
+  resumeService(input: ApiInput): ApiOutput {
+    validateInput('ResumeService', input);
+    const now = this.#ctx.clock.now();
+    // The last deployed revision comes back as it was: no new revision, no rebuild (§5.5).
+    return this.#startOperation(input, 'ResumeService', 'RESUME_SERVICE', now, (service) => ({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }));
+  }
+
+  startDeployment(input: ApiInput): ApiOutput {
+    validateInput('StartDeployment', input);
+    const now = this.#ctx.clock.now();
+    const { OperationId } = this.#startOperation(input, 'StartDeployment', 'START_DEPLOYMENT', now, (service) =>
+      // The same configuration, deployed afresh: the image behind the tag is pulled again.
+      this.#newRevision({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now),
+    );
+    return { OperationId };
+  }
+
+  listServices(input: ApiInput): ApiOutput {
     validateInput('ListServices', input);
     const page = paginate(
-      this.#store.listLiveServices(),
+      this.#ctx.store.listLiveServices(),
       (s) => s.id,
       'ListServices',
       input.MaxResults as number | undefined,
@@ -131,11 +154,11 @@ export class ServiceApi {
     return { ServiceSummaryList: page.items.map(serviceSummary), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
 
-  listOperations(input: Input): Output {
+  listOperations(input: ApiInput): ApiOutput {
     validateInput('ListOperations', input);
-    const service = this.#serviceByArn(input.ServiceArn as string);
+    const service = serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string);
     const page = paginate(
-      this.#store.listOperations(service.id),
+      this.#ctx.store.listOperations(service.id),
       (op) => op.id,
       `ListOperations ${service.arn}`,
       input.MaxResults as number | undefined,
@@ -144,21 +167,102 @@ export class ServiceApi {
     return { OperationSummaryList: page.items.map(operationSummary), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
 
+  /**
+   * The shared path of the operations on an existing service: find it, check its state allows
+   * `action`, write what `change` makes of it and a new operation, in one transaction.
+   */
+  #startOperation(input: ApiInput, action: ServiceAction, type: OperationType, now: number, change: (service: ServiceRecord) => ServiceRecord): { Service: ApiOutput; OperationId: string } {
+    const { store } = this.#ctx;
+    const { service, operation } = store.transaction(() => {
+      const current = serviceByArn(store, this.#ctx.arn, input.ServiceArn as string);
+      if (current.status === 'DELETED') throw notFound(`Service ${showValue(current.arn)} has been deleted`);
+      const active = store.activeOperation(current.id);
+      if (active !== undefined) {
+        throw invalidState(`Cannot ${action} on service ${showValue(current.name)}: its ${active.type} operation ${active.id} is in progress; retry once it has finished`);
+      }
+      assertServiceAllows(current, action);
+      const service = change(current);
+      store.updateService(service);
+      const operation = this.#newOperation(service, type, now);
+      store.insertOperation(operation);
+      return { service, operation };
+    });
+    this.#ctx.onChange();
+    return { Service: this.#output(service), OperationId: operation.id };
+  }
+
+  /** Records the service's configuration as its next revision and points the service at it. */
+  #newRevision(service: ServiceRecord, now: number): ServiceRecord {
+    const previous = this.#ctx.store.listRevisions(service.id)[0];
+    const revision: RevisionRecord = {
+      id: newHexId(),
+      serviceId: service.id,
+      number: (previous?.number ?? 0) + 1,
+      spec: revisionSpecOf(service.config),
+      config: service.config,
+      autoScaling: { arn: service.autoScalingConfigurationArn, minSize: service.minSize, maxConcurrency: service.maxConcurrency, maxSize: service.maxSize },
+      createdAt: now,
+    };
+    this.#ctx.store.insertRevision(revision);
+    const updated = { ...service, revisionId: revision.id };
+    this.#ctx.store.updateService(updated);
+    return updated;
+  }
+
   #newOperation(service: ServiceRecord, type: OperationType, now: number): OperationRecord {
     return { id: newHexId(), serviceId: service.id, targetArn: service.arn, type, status: 'IN_PROGRESS', startedAt: now, updatedAt: now };
   }
 
-  /** The service an ARN names in this account and region; ResourceNotFoundException otherwise. */
-  #serviceByArn(arn: string): ServiceRecord {
-    const parsed = parseArn(arn);
-    const [name, id] = parsed?.resourceParts ?? [];
-    const missing = (): BerthError => notFound(`No service with ARN ${showValue(arn)} exists in account ${this.#options.accountId}, region ${this.#options.region}`);
-    if (parsed === undefined || parsed.service !== 'apprunner' || parsed.resourceType !== 'service' || parsed.resourceParts.length !== 2) {
-      throw invalidRequest(`Value ${showValue(arn)} at 'serviceArn' is not a service ARN; expected arn:aws:apprunner:<region>:<account>:service/<name>/<id>`);
+  /** The configuration an `AutoScalingConfigurationArn` names (full or partial), or the account default. */
+  #autoScaling(arn: string | undefined): AutoScalingConfigurationRecord {
+    const { store, arn: ctx } = this.#ctx;
+    if (arn === undefined) return defaultAutoScalingConfiguration(store);
+    const found = findAutoScalingConfiguration(store, ctx, arn, 'autoScalingConfigurationArn');
+    if (found.data.status !== 'ACTIVE') {
+      throw invalidRequest(`Auto scaling configuration ${showValue(found.data.arn)} at 'autoScalingConfigurationArn' has been deleted; use an active revision`);
     }
-    if (parsed.region !== this.#options.region || parsed.accountId !== this.#options.accountId || id === undefined) throw missing();
-    const service = this.#store.getService(id);
-    if (service === undefined || service.name !== name) throw missing();
-    return service;
+    return found;
   }
+
+  /**
+   * The VPC connector and observability configuration a configuration names must exist and be
+   * active; a partial observability ARN is stored as the full ARN of the revision it names.
+   */
+  #resolveReferences(config: ServiceConfig): ServiceConfig {
+    const { store } = this.#ctx;
+    const connector = config.NetworkConfiguration.EgressConfiguration.VpcConnectorArn;
+    if (connector !== undefined) {
+      const found = store.getResource('vpcconnector', connector);
+      if (found === undefined || !found.live) {
+        throw notFound(`VPC connector ${showValue(connector)} at 'networkConfiguration.egressConfiguration.vpcConnectorArn' does not exist; create it with CreateVpcConnector (a full ARN is required)`);
+      }
+    }
+    const observability = config.ObservabilityConfiguration.ObservabilityConfigurationArn;
+    if (observability !== undefined) {
+      const found = findRevision(store, this.#ctx.arn, 'observabilityconfiguration', observability, 'observabilityConfiguration.observabilityConfigurationArn');
+      if (found.data.status !== 'ACTIVE') {
+        throw invalidRequest(`Observability configuration ${showValue(found.data.arn)} at 'observabilityConfiguration.observabilityConfigurationArn' has been deleted; use an active revision`);
+      }
+      return { ...config, ObservabilityConfiguration: { ObservabilityEnabled: true, ObservabilityConfigurationArn: found.data.arn } };
+    }
+    return config;
+  }
+
+  #output(service: ServiceRecord): ApiOutput {
+    const { store } = this.#ctx;
+    const asc = store.getResource('autoscalingconfiguration', service.autoScalingConfigurationArn) as AutoScalingConfigurationRecord | undefined;
+    if (asc === undefined) throw new Error(`service ${service.name} refers to the missing auto scaling configuration ${service.autoScalingConfigurationArn}`);
+    return serviceOutput(service, autoScalingConfigurationSummary(asc, ascHasAssociatedService(store, asc.key)));
+  }
+}
+
+function autoScalingOf(asc: AutoScalingConfigurationRecord): Pick<ServiceRecord, 'autoScalingConfigurationArn' | 'minSize' | 'maxConcurrency' | 'maxSize'> {
+  return { autoScalingConfigurationArn: asc.key, minSize: asc.data.minSize, maxConcurrency: asc.data.maxConcurrency, maxSize: asc.data.maxSize };
+}
+
+/** Tags are upserted by key (§2.8). */
+export function mergeTags(current: readonly Tag[], added: readonly Tag[]): Tag[] {
+  const byKey = new Map(current.map((t) => [t.Key, t]));
+  for (const tag of added) byKey.set(tag.Key, tag);
+  return [...byKey.values()];
 }

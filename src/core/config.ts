@@ -17,8 +17,34 @@ export interface BerthConfig {
   router: { host: string; httpPort: number; httpsPort: number; requestTimeoutSeconds: number };
   docker: { socket: string };
   reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number };
-  quotas: { services: number };
+  /** App Runner's per-account quotas (app-runner-api.md §5.1), adjustable here. */
+  quotas: Quotas;
 }
+
+export interface Quotas {
+  services: number;
+  connections: number;
+  autoScalingConfigurations: number;
+  autoScalingConfigurationRevisions: number;
+  observabilityConfigurations: number;
+  observabilityConfigurationRevisions: number;
+  vpcConnectors: number;
+  vpcIngressConnections: number;
+  customDomainsPerService: number;
+}
+
+/** App Runner's default quotas (§5.1). */
+export const DEFAULT_QUOTAS: Readonly<Quotas> = {
+  services: 30,
+  connections: 10,
+  autoScalingConfigurations: 10,
+  autoScalingConfigurationRevisions: 5,
+  observabilityConfigurations: 10,
+  observabilityConfigurationRevisions: 10,
+  vpcConnectors: 10,
+  vpcIngressConnections: 1,
+  customDomainsPerService: 5,
+};
 
 export type ConfigInput = { [K in keyof BerthConfig]?: BerthConfig[K] extends object ? Partial<BerthConfig[K]> : BerthConfig[K] };
 
@@ -33,7 +59,7 @@ export function defaultConfig(home: string): BerthConfig {
     router: { host: '0.0.0.0', httpPort: 8080, httpsPort: 8443, requestTimeoutSeconds: 120 },
     docker: { socket: '/var/run/docker.sock' },
     reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10 },
-    quotas: { services: 30 },
+    quotas: { ...DEFAULT_QUOTAS },
   };
 }
 
@@ -42,6 +68,7 @@ export function berthPaths(home: string) {
   return {
     database: `${home}/berth.db`,
     credentials: `${home}/credentials`,
+    masterKey: `${home}/master.key`,
     awsConfig: `${home}/config`,
     caDir: `${home}/ca`,
     caCertificate: `${home}/ca/ca.crt`,
@@ -59,7 +86,7 @@ const SECTIONS = {
   router: ['host', 'httpPort', 'httpsPort', 'requestTimeoutSeconds'],
   docker: ['socket'],
   reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds'],
-  quotas: ['services'],
+  quotas: Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[],
 } as const;
 const TOP = ['home', 'region', 'accountId', 'domain'] as const;
 
@@ -117,8 +144,10 @@ function validate(c: BerthConfig): void {
   if (typeof c.reconcile.stopGraceSeconds !== 'number' || c.reconcile.stopGraceSeconds < 0) {
     throw invalidRequest(`Configuration 'reconcile.stopGraceSeconds' is ${JSON.stringify(c.reconcile.stopGraceSeconds)}; expected 0 or more seconds`);
   }
-  if (!Number.isInteger(c.quotas.services) || c.quotas.services < 1) {
-    throw invalidRequest(`Configuration 'quotas.services' is ${JSON.stringify(c.quotas.services)}; expected a whole number of at least 1`);
+  for (const [name, value] of Object.entries(c.quotas)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw invalidRequest(`Configuration 'quotas.${name}' is ${JSON.stringify(value)}; expected a whole number of at least 1`);
+    }
   }
 }
 

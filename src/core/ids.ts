@@ -18,13 +18,6 @@ export function serviceArn(ctx: ArnContext, name: string, id: string): string {
   return `arn:aws:apprunner:${ctx.region}:${ctx.accountId}:service/${name}/${id}`;
 }
 
-export const DEFAULT_ASC_NAME = 'DefaultConfiguration';
-export const DEFAULT_ASC_ID = '00000000000000000000000000000001';
-
-export function autoScalingConfigurationArn(ctx: ArnContext, name: string, revision: number, id: string): string {
-  return `arn:aws:apprunner:${ctx.region}:${ctx.accountId}:autoscalingconfiguration/${name}/${revision}/${id}`;
-}
-
 export interface ParsedArn {
   partition: string;
   service: string;

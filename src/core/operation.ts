@@ -2,7 +2,7 @@
  * @module
  * Operations: the asynchronous work App Runner reports through ListOperations (§3.16).
  */
-import { epochSeconds } from './service.ts';
+import { epochSeconds } from './time.ts';
 
 export type OperationType = 'CREATE_SERVICE' | 'UPDATE_SERVICE' | 'START_DEPLOYMENT' | 'PAUSE_SERVICE' | 'RESUME_SERVICE' | 'DELETE_SERVICE';
 export type OperationStatus = 'PENDING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'ROLLBACK_IN_PROGRESS' | 'ROLLBACK_SUCCEEDED' | 'ROLLBACK_FAILED';

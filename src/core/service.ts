@@ -4,11 +4,11 @@
  * (defaults filled in as the real service does, §3.2), and the App Runner output shapes.
  */
 import { BerthError, invalidRequest, showValue } from './errors.ts';
-import { DEFAULT_ASC_ID, DEFAULT_ASC_NAME, autoScalingConfigurationArn, type ArnContext } from './ids.ts';
 import { IMAGE_REFERENCE_FORM, parseImageReference } from './image-reference.ts';
 import { describeCombinations, parseCpu, parseMemory, VALID_COMBINATIONS } from './instance-size.ts';
 import { INPUT_SHAPES } from './model/app-runner-shapes.ts';
 import { validateShape, validationMessage } from './model/shape.ts';
+import { epochSeconds } from './time.ts';
 
 export type ServiceStatus = 'CREATE_FAILED' | 'RUNNING' | 'DELETED' | 'DELETE_FAILED' | 'PAUSED' | 'OPERATION_IN_PROGRESS';
 
@@ -64,11 +64,17 @@ export interface ServiceRecord {
   config: ServiceConfig;
   /** The revision instances should run; a new one is made by every deployment. */
   revisionId: string;
-  /** Instances kept running (the attached auto scaling configuration's MinSize). */
+  /**
+   * The revision that last deployed successfully and so takes traffic while a newer one starts;
+   * absent until the first deployment succeeds.
+   */
+  servingRevisionId?: string;
+  /** The attached auto scaling configuration revision (full ARN). */
+  autoScalingConfigurationArn: string;
+  /** Instances kept running: the attached configuration's MinSize (revisions are immutable). */
   minSize: number;
   maxConcurrency: number;
   maxSize: number;
-  tags: Tag[];
   createdAt: number;
   updatedAt: number;
   deletedAt?: number;
@@ -94,9 +100,6 @@ export const DEFAULT_HEALTH_CHECK: HealthCheckConfiguration = {
   UnhealthyThreshold: 5,
 };
 
-/** The account's default auto scaling configuration, which App Runner provides (§3.8). */
-export const DEFAULT_AUTO_SCALING = { name: DEFAULT_ASC_NAME, revision: 1, maxConcurrency: 100, minSize: 1, maxSize: 25 } as const;
-
 /** Checks an operation's input against its shape; throws InvalidRequestException listing every violation. */
 export function validateInput(operation: string, input: unknown): void {
   const shape = INPUT_SHAPES[operation];
@@ -111,26 +114,79 @@ export interface CreateServiceInput {
   [member: string]: unknown;
 }
 
+type ImageRepositoryInput = ImageRepository & { ImageConfiguration?: Record<string, unknown> };
+type NetworkInput = {
+  EgressConfiguration?: { EgressType?: 'DEFAULT' | 'VPC'; VpcConnectorArn?: string };
+  IngressConfiguration?: { IsPubliclyAccessible?: boolean };
+  IpAddressType?: 'IPV4' | 'DUAL_STACK';
+};
+
 /**
- * Turns a shape-valid CreateService input into the configuration to store, checking the rules
- * that span members and the features this Berth does not have yet (refused, never ignored).
+ * Turns a shape-valid CreateService input (no `base`) or UpdateService input (`base`: the
+ * current configuration; only the members given change) into the configuration to store,
+ * checking the rules that span members and refusing, never ignoring, the features this Berth
+ * does not have yet. References to other resources (VPC connector, observability
+ * configuration) are checked by the caller, which has the store.
  */
-export function configFromCreateInput(input: CreateServiceInput, ctx: ArnContext): ServiceConfig {
-  const source = input.SourceConfiguration as {
-    CodeRepository?: unknown;
-    ImageRepository?: ImageRepository & { ImageConfiguration?: Record<string, unknown> };
-    AutoDeploymentsEnabled?: boolean;
-    AuthenticationConfiguration?: { AccessRoleArn?: string; ConnectionArn?: string };
+export function configFromInput(input: Record<string, unknown>, base?: ServiceConfig): ServiceConfig {
+  const source = input.SourceConfiguration as
+    | {
+        CodeRepository?: unknown;
+        ImageRepository?: ImageRepositoryInput;
+        AutoDeploymentsEnabled?: boolean;
+        AuthenticationConfiguration?: { AccessRoleArn?: string; ConnectionArn?: string };
+      }
+    | undefined;
+  let sourceConfiguration: ServiceConfig['SourceConfiguration'];
+  if (source === undefined) {
+    if (base === undefined) throw new Error('unreachable: the shape check requires SourceConfiguration on create');
+    sourceConfiguration = base.SourceConfiguration;
+  } else {
+    if ((source.CodeRepository === undefined) === (source.ImageRepository === undefined)) {
+      throw invalidRequest("Exactly one of 'sourceConfiguration.imageRepository' and 'sourceConfiguration.codeRepository' must be provided");
+    }
+    if (source.CodeRepository !== undefined) {
+      throw invalidRequest("'sourceConfiguration.codeRepository' is not supported by this version of Berth yet; deploy an image with 'sourceConfiguration.imageRepository'");
+    }
+    sourceConfiguration = imageSourceFrom(source.ImageRepository as ImageRepositoryInput, source.AutoDeploymentsEnabled, source.AuthenticationConfiguration);
+  }
+
+  const instance = input.InstanceConfiguration as { Cpu?: string; Memory?: string; InstanceRoleArn?: string } | undefined;
+  const instanceConfiguration = instance === undefined && base !== undefined ? base.InstanceConfiguration : instanceFrom(instance ?? {});
+
+  const network = input.NetworkConfiguration as NetworkInput | undefined;
+  const networkConfiguration = network === undefined && base !== undefined ? base.NetworkConfiguration : networkFrom(network ?? {});
+
+  const observability = input.ObservabilityConfiguration as { ObservabilityEnabled: boolean; ObservabilityConfigurationArn?: string } | undefined;
+  if (observability?.ObservabilityEnabled === true && observability.ObservabilityConfigurationArn === undefined) {
+    throw invalidRequest("'observabilityConfiguration.observabilityConfigurationArn' is required when 'observabilityConfiguration.observabilityEnabled' is true");
+  }
+  if (observability?.ObservabilityEnabled === false && observability.ObservabilityConfigurationArn !== undefined) {
+    throw invalidRequest("'observabilityConfiguration.observabilityConfigurationArn' is given but 'observabilityConfiguration.observabilityEnabled' is false; set it to true or leave the ARN out");
+  }
+  const observabilityConfiguration =
+    observability === undefined ? (base?.ObservabilityConfiguration ?? { ObservabilityEnabled: false }) : { ...observability };
+
+  const healthCheck = input.HealthCheckConfiguration as Partial<HealthCheckConfiguration> | undefined;
+  const healthCheckConfiguration =
+    healthCheck === undefined && base !== undefined ? base.HealthCheckConfiguration : { ...DEFAULT_HEALTH_CHECK, ...healthCheck };
+
+  const encryption = base === undefined ? (input.EncryptionConfiguration as { KmsKey: string } | undefined) : base.EncryptionConfiguration;
+  return {
+    SourceConfiguration: sourceConfiguration,
+    InstanceConfiguration: instanceConfiguration,
+    HealthCheckConfiguration: healthCheckConfiguration,
+    NetworkConfiguration: networkConfiguration,
+    ObservabilityConfiguration: observabilityConfiguration,
+    ...(encryption !== undefined && { EncryptionConfiguration: encryption }),
   };
-  if ((source.CodeRepository === undefined) === (source.ImageRepository === undefined)) {
-    throw invalidRequest(
-      "Exactly one of 'sourceConfiguration.imageRepository' and 'sourceConfiguration.codeRepository' must be provided",
-    );
-  }
-  if (source.CodeRepository !== undefined) {
-    throw invalidRequest("'sourceConfiguration.codeRepository' is not supported by this version of Berth yet; deploy an image with 'sourceConfiguration.imageRepository'");
-  }
-  const image = source.ImageRepository as ImageRepository & { ImageConfiguration?: Record<string, unknown> };
+}
+
+function imageSourceFrom(
+  image: ImageRepositoryInput,
+  autoDeployments: boolean | undefined,
+  authentication: { AccessRoleArn?: string; ConnectionArn?: string } | undefined,
+): ServiceConfig['SourceConfiguration'] {
   if (parseImageReference(image.ImageIdentifier) === undefined) {
     throw invalidRequest(
       `Value ${showValue(image.ImageIdentifier)} at 'sourceConfiguration.imageRepository.imageIdentifier' is not a valid image reference; expected ${IMAGE_REFERENCE_FORM}, e.g. 'registry.example.com:5000/team/app:1.2'`,
@@ -143,8 +199,26 @@ export function configFromCreateInput(input: CreateServiceInput, ctx: ArnContext
   const port = parsePort(imageConfig.Port as string | undefined, 'sourceConfiguration.imageRepository.imageConfiguration.port');
   const env = imageConfig.RuntimeEnvironmentVariables as Record<string, string> | undefined;
   if (env !== undefined) checkEnvNames(env, 'sourceConfiguration.imageRepository.imageConfiguration.runtimeEnvironmentVariables');
+  if (authentication?.ConnectionArn !== undefined) {
+    throw invalidRequest("'sourceConfiguration.authenticationConfiguration.connectionArn' applies to source code repositories, not images; leave it out for an image");
+  }
+  return {
+    ImageRepository: {
+      ImageIdentifier: image.ImageIdentifier,
+      ImageRepositoryType: image.ImageRepositoryType,
+      ImageConfiguration: {
+        Port: String(port),
+        ...(env !== undefined && { RuntimeEnvironmentVariables: env }),
+        ...(typeof imageConfig.StartCommand === 'string' && { StartCommand: imageConfig.StartCommand }),
+      },
+    },
+    // Berth does not watch image tags yet, so nothing is deployed automatically unless asked.
+    AutoDeploymentsEnabled: autoDeployments ?? false,
+    ...(authentication !== undefined && { AuthenticationConfiguration: authentication }),
+  };
+}
 
-  const instance = (input.InstanceConfiguration ?? {}) as { Cpu?: string; Memory?: string; InstanceRoleArn?: string };
+function instanceFrom(instance: { Cpu?: string; Memory?: string; InstanceRoleArn?: string }): ServiceConfig['InstanceConfiguration'] {
   const cpu = instance.Cpu === undefined ? 1024 : parseCpu(instance.Cpu);
   const memory = instance.Memory === undefined ? 2048 : parseMemory(instance.Memory);
   if (cpu === undefined || memory === undefined) throw new Error('unreachable: the shape check admits only valid sizes');
@@ -153,59 +227,25 @@ export function configFromCreateInput(input: CreateServiceInput, ctx: ArnContext
       `The combination of Cpu ${showValue(instance.Cpu ?? '1024')} and Memory ${showValue(instance.Memory ?? '2048')} at 'instanceConfiguration' is not supported; valid combinations: ${describeCombinations()}`,
     );
   }
+  return { Cpu: String(cpu), Memory: String(memory), ...(instance.InstanceRoleArn !== undefined && { InstanceRoleArn: instance.InstanceRoleArn }) };
+}
 
-  const network = (input.NetworkConfiguration ?? {}) as {
-    EgressConfiguration?: { EgressType?: 'DEFAULT' | 'VPC'; VpcConnectorArn?: string };
-    IngressConfiguration?: { IsPubliclyAccessible?: boolean };
-    IpAddressType?: 'IPV4' | 'DUAL_STACK';
-  };
-  if (network.EgressConfiguration?.EgressType === 'VPC' || network.EgressConfiguration?.VpcConnectorArn !== undefined) {
-    throw invalidRequest("'networkConfiguration.egressConfiguration' of type VPC is not supported by this version of Berth yet; use EgressType DEFAULT");
+function networkFrom(network: NetworkInput): ServiceConfig['NetworkConfiguration'] {
+  const egressType = network.EgressConfiguration?.EgressType ?? 'DEFAULT';
+  const connector = network.EgressConfiguration?.VpcConnectorArn;
+  if (egressType === 'VPC' && connector === undefined) {
+    throw invalidRequest("'networkConfiguration.egressConfiguration.vpcConnectorArn' is required when 'egressType' is VPC");
+  }
+  if (egressType === 'DEFAULT' && connector !== undefined) {
+    throw invalidRequest("'networkConfiguration.egressConfiguration.vpcConnectorArn' is given but 'egressType' is DEFAULT; set EgressType to VPC or leave the connector out");
   }
   if (network.IngressConfiguration?.IsPubliclyAccessible === false) {
     throw invalidRequest("Private services ('networkConfiguration.ingressConfiguration.isPubliclyAccessible': false) are not supported by this version of Berth yet");
   }
-  const observability = input.ObservabilityConfiguration as { ObservabilityEnabled: boolean; ObservabilityConfigurationArn?: string } | undefined;
-  if (observability?.ObservabilityEnabled === true) {
-    throw new BerthError(
-      'ResourceNotFoundException',
-      `Observability configuration ${showValue(observability.ObservabilityConfigurationArn ?? '(none given)')} at 'observabilityConfiguration.observabilityConfigurationArn' does not exist`,
-    );
-  }
-  const ascArn = input.AutoScalingConfigurationArn as string | undefined;
-  const defaultAscArn = autoScalingConfigurationArn(ctx, DEFAULT_ASC_NAME, 1, DEFAULT_ASC_ID);
-  if (ascArn !== undefined && ascArn !== defaultAscArn && !defaultAscArn.startsWith(`${ascArn}/`)) {
-    throw new BerthError('ResourceNotFoundException', `Auto scaling configuration ${showValue(ascArn)} at 'autoScalingConfigurationArn' does not exist; the only one is ${showValue(defaultAscArn)}`);
-  }
-
   return {
-    SourceConfiguration: {
-      ImageRepository: {
-        ImageIdentifier: image.ImageIdentifier,
-        ImageRepositoryType: image.ImageRepositoryType,
-        ImageConfiguration: {
-          Port: String(port),
-          ...(env !== undefined && { RuntimeEnvironmentVariables: env }),
-          ...(typeof imageConfig.StartCommand === 'string' && { StartCommand: imageConfig.StartCommand }),
-        },
-      },
-      // Berth does not watch image tags yet, so nothing is deployed automatically unless asked.
-      AutoDeploymentsEnabled: source.AutoDeploymentsEnabled ?? false,
-      ...(source.AuthenticationConfiguration !== undefined && { AuthenticationConfiguration: source.AuthenticationConfiguration }),
-    },
-    InstanceConfiguration: {
-      Cpu: String(cpu),
-      Memory: String(memory),
-      ...(instance.InstanceRoleArn !== undefined && { InstanceRoleArn: instance.InstanceRoleArn }),
-    },
-    HealthCheckConfiguration: { ...DEFAULT_HEALTH_CHECK, ...(input.HealthCheckConfiguration as Partial<HealthCheckConfiguration> | undefined) },
-    NetworkConfiguration: {
-      EgressConfiguration: { EgressType: 'DEFAULT' },
-      IngressConfiguration: { IsPubliclyAccessible: true },
-      IpAddressType: network.IpAddressType ?? 'IPV4',
-    },
-    ObservabilityConfiguration: { ObservabilityEnabled: false },
-    ...(input.EncryptionConfiguration !== undefined && { EncryptionConfiguration: input.EncryptionConfiguration as { KmsKey: string } }),
+    EgressConfiguration: { EgressType: egressType, ...(connector !== undefined && { VpcConnectorArn: connector }) },
+    IngressConfiguration: { IsPubliclyAccessible: true },
+    IpAddressType: network.IpAddressType ?? 'IPV4',
   };
 }
 
@@ -246,11 +286,8 @@ export function revisionSpecOf(config: ServiceConfig): RevisionSpec {
   };
 }
 
-/** Epoch milliseconds to App Runner's wire form: epoch seconds, fractional (§1.3). */
-export const epochSeconds = (ms: number): number => ms / 1000;
-
-/** The `Service` output shape. */
-export function serviceOutput(service: ServiceRecord, ctx: ArnContext): Record<string, unknown> {
+/** The `Service` output shape; `autoScalingSummary` is its configuration's summary (§3.8). */
+export function serviceOutput(service: ServiceRecord, autoScalingSummary: Record<string, unknown>): Record<string, unknown> {
   return {
     ServiceName: service.name,
     ServiceId: service.id,
@@ -261,15 +298,7 @@ export function serviceOutput(service: ServiceRecord, ctx: ArnContext): Record<s
     ...(service.deletedAt !== undefined && { DeletedAt: epochSeconds(service.deletedAt) }),
     Status: service.status,
     ...service.config,
-    AutoScalingConfigurationSummary: {
-      AutoScalingConfigurationArn: autoScalingConfigurationArn(ctx, DEFAULT_ASC_NAME, 1, DEFAULT_ASC_ID),
-      AutoScalingConfigurationName: DEFAULT_AUTO_SCALING.name,
-      AutoScalingConfigurationRevision: DEFAULT_AUTO_SCALING.revision,
-      Status: 'ACTIVE',
-      CreatedAt: 0,
-      HasAssociatedService: true,
-      IsDefault: true,
-    },
+    AutoScalingConfigurationSummary: autoScalingSummary,
   };
 }
 

@@ -4,7 +4,8 @@
  * (no round trips); every multi-step change goes through `transaction`.
  */
 import type { OperationRecord } from './operation.ts';
-import type { RevisionSpec, ServiceRecord } from './service.ts';
+import type { ResourceKind, ResourceRecord } from './resources.ts';
+import type { RevisionSpec, ServiceConfig, ServiceRecord, Tag } from './service.ts';
 
 export interface RevisionRecord {
   id: string;
@@ -12,6 +13,9 @@ export interface RevisionRecord {
   /** 1, 2, ... per service. */
   number: number;
   spec: RevisionSpec;
+  /** The service's configuration and auto scaling when the revision was made: a rollback restores them. */
+  config: ServiceConfig;
+  autoScaling: { arn: string; minSize: number; maxConcurrency: number; maxSize: number };
   createdAt: number;
 }
 
@@ -41,6 +45,8 @@ export interface Store {
 
   insertRevision(revision: RevisionRecord): void;
   getRevision(id: string): RevisionRecord | undefined;
+  /** A service's revisions, newest first. */
+  listRevisions(serviceId: string): RevisionRecord[];
 
   insertOperation(operation: OperationRecord): void;
   updateOperation(operation: OperationRecord): void;
@@ -48,6 +54,19 @@ export interface Store {
   listOperations(serviceId: string): OperationRecord[];
   /** The service's unfinished operation, if one is under way. */
   activeOperation(serviceId: string): OperationRecord | undefined;
+
+  /** Inserts or replaces a resource (by kind and key). */
+  putResource(resource: ResourceRecord): void;
+  getResource(kind: ResourceKind, key: string): ResourceRecord | undefined;
+  /** Every resource of a kind, live or not, oldest first. */
+  listResources(kind: ResourceKind): ResourceRecord[];
+  /** Forgets a resource entirely (a custom domain once disassociated). */
+  deleteResource(kind: ResourceKind, key: string): void;
+
+  /** The tags of any taggable resource, by ARN; empty when it has none. */
+  getTags(arn: string): Tag[];
+  /** Replaces the tags of a resource; an empty list removes them. */
+  setTags(arn: string, tags: readonly Tag[]): void;
 
   insertAccessKey(key: AccessKeyRecord): void;
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;

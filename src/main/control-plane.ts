@@ -9,16 +9,21 @@ import type { Server } from 'node:http';
 import { subscribe, unsubscribe as unsubscribeChannel } from 'node:diagnostics_channel';
 import { DockerRuntime } from '../adapters/docker/docker-runtime.ts';
 import { writeAwsProfileFiles } from '../adapters/local-files/aws-profile-files.ts';
+import { loadOrCreateMasterKey } from '../adapters/local-files/master-key.ts';
 import { NetworkProber } from '../adapters/probe/network-prober.ts';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
 import { systemClock } from '../core/clock.ts';
+import { ensureDefaultAutoScalingConfiguration } from '../core/auto-scaling.ts';
 import { berthPaths, type BerthConfig } from '../core/config.ts';
 import { newAccessKey, newHexId } from '../core/ids.ts';
 import type { ContainerRuntime } from '../core/runtime.ts';
+import { SecretBox } from '../core/secret-box.ts';
 import type { Store } from '../core/store.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
+import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
 import { ServiceApi } from '../control/service-api.ts';
+import { TagApi } from '../control/tag-api.ts';
 import { createApiServer } from '../edges/api/api-server.ts';
 import { createControlServer, RouteFeed } from '../edges/control-socket/route-feed-server.ts';
 import { log } from './log.ts';
@@ -42,6 +47,7 @@ export function ensureInstallation(store: Store, config: BerthConfig): { install
       store.insertAccessKey({ ...key, principal: 'admin', createdAt: Date.now() });
       store.setMeta('admin-access-key-id', key.accessKeyId);
     }
+    ensureDefaultAutoScalingConfiguration(store, config, Date.now());
     const adminKey = store.getAccessKey(store.getMeta('admin-access-key-id') ?? '');
     if (adminKey === undefined) throw new Error(`the store in ${config.home} has no administrator key; it is damaged`);
     // Rewritten at every start, so the files always match the store and the region configured.
@@ -75,17 +81,20 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
     emit: logReconcilerEvent,
   });
   onHealthChange.to = reconciler;
-  const services = new ServiceApi(
+  const context: ApiContext = {
     store,
-    systemClock,
-    { region: config.region, accountId: config.accountId, domain: config.domain, maxServices: config.quotas.services },
-    () => reconciler.wake(),
-  );
+    clock: systemClock,
+    arn: { region: config.region, accountId: config.accountId },
+    domain: config.domain,
+    quotas: config.quotas,
+    secrets: new SecretBox(loadOrCreateMasterKey(paths.masterKey)),
+    onChange: () => reconciler.wake(),
+  };
   const unsubscribe = logApiRequests();
 
   const api = createApiServer({
     targetPrefix: 'AppRunner',
-    handlers: services.handlers(),
+    handlers: appRunnerHandlers(context),
     region: config.region,
     lookupSecret: (id) => {
       const key = store.getAccessKey(id);
@@ -112,6 +121,14 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
       store.close();
       rmSync(paths.controlPlanePid, { force: true });
     },
+  };
+}
+
+/** Every App Runner operation, from the families that implement them. */
+function appRunnerHandlers(context: ApiContext): OperationHandlers {
+  return {
+    ...new ServiceApi(context).handlers(),
+    ...new TagApi(context).handlers(),
   };
 }
 

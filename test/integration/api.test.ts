@@ -191,7 +191,7 @@ describe('services', () => {
     await rejects(client.send(new CreateServiceCommand({ ServiceName: 'svc-one', SourceConfiguration: source() })), 'InvalidRequestException', /'svc-one' already exists/);
     for (const name of ['svc-two', 'svc-three', 'svc-four']) await client.send(new CreateServiceCommand({ ServiceName: name, SourceConfiguration: source() }));
     // Creation is still under way (the fake's instances need a second to fail), so no delete yet.
-    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: first.Service?.ServiceArn })), 'InvalidStateException', /operation in progress \(CREATE_SERVICE/);
+    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: first.Service?.ServiceArn })), 'InvalidStateException', /its CREATE_SERVICE operation [0-9a-f]{32} is in progress/);
     await assert.rejects(client.send(new CreateServiceCommand({ ServiceName: 'svc-five', SourceConfiguration: source() })), (error: Error & { $metadata: { httpStatusCode: number } }) => {
       assert.equal(error.name, 'ServiceQuotaExceededException');
       assert.equal(error.$metadata.httpStatusCode, 402);
@@ -230,7 +230,7 @@ describe('services', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(final, 'DELETED');
-    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: arn })), 'ResourceNotFoundException', /already deleted/);
+    await rejects(client.send(new DeleteServiceCommand({ ServiceArn: arn })), 'ResourceNotFoundException', /has been deleted/);
     assert.equal(await liveServiceCount(), 3);
   });
 });

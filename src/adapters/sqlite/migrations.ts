@@ -44,4 +44,39 @@ export const MIGRATIONS: readonly string[] = [
     body          TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: the other App Runner resources (generic records, data as JSON), tags for every
+  // resource by ARN (services' tags move out of their body), and each service's auto scaling
+  // configuration (App Runner's provided default for the services that existed).
+  `
+  CREATE TABLE resources (
+    kind        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    live        INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+  ) STRICT;
+  CREATE INDEX resources_by_name ON resources(kind, name);
+
+  CREATE TABLE tags (
+    arn   TEXT PRIMARY KEY,
+    body  TEXT NOT NULL
+  ) STRICT;
+
+  INSERT INTO tags (arn, body)
+    SELECT json_extract(body, '$.arn'), json_extract(body, '$.tags') FROM services
+    WHERE json_array_length(json_extract(body, '$.tags')) > 0;
+  UPDATE services SET body = json_set(json_remove(body, '$.tags'), '$.autoScalingConfigurationArn',
+    substr(json_extract(body, '$.arn'), 1, instr(json_extract(body, '$.arn'), ':service/'))
+      || 'autoscalingconfiguration/DefaultConfiguration/1/00000000000000000000000000000001');
+  -- Revisions keep the configuration they were made from, so a rollback can restore it.
+  UPDATE revisions SET body = json_set(body,
+    '$.config', (SELECT json_extract(s.body, '$.config') FROM services s WHERE s.id = revisions.service_id),
+    '$.autoScaling', json_object(
+      'arn', (SELECT json_extract(s.body, '$.autoScalingConfigurationArn') FROM services s WHERE s.id = revisions.service_id),
+      'minSize', 1, 'maxConcurrency', 100, 'maxSize', 25));
+  -- A running service serves the revision it runs.
+  UPDATE services SET body = json_set(body, '$.servingRevisionId', json_extract(body, '$.revisionId')) WHERE status = 'RUNNING';
+  `,
 ];

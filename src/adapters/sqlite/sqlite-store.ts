@@ -5,7 +5,8 @@
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { OperationRecord } from '../../core/operation.ts';
-import type { ServiceRecord } from '../../core/service.ts';
+import type { ResourceKind, ResourceRecord } from '../../core/resources.ts';
+import type { ServiceRecord, Tag } from '../../core/service.ts';
 import type { AccessKeyRecord, RevisionRecord, Store } from '../../core/store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -104,6 +105,10 @@ export class SqliteStore implements Store {
     return parse(this.#stmt('SELECT body FROM revisions WHERE id = ?').get(id));
   }
 
+  listRevisions(serviceId: string): RevisionRecord[] {
+    return this.#stmt('SELECT body FROM revisions WHERE service_id = ? ORDER BY number DESC').all(serviceId).map((r) => parse(r) as RevisionRecord);
+  }
+
   insertOperation(op: OperationRecord): void {
     this.#stmt('INSERT INTO operations (id, service_id, status, started_at, body) VALUES (?, ?, ?, ?, ?)').run(
       op.id, op.serviceId, op.status, op.startedAt, JSON.stringify(op),
@@ -126,6 +131,34 @@ export class SqliteStore implements Store {
         "SELECT body FROM operations WHERE service_id = ? AND status IN ('PENDING', 'IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY started_at DESC LIMIT 1",
       ).get(serviceId),
     );
+  }
+
+  putResource(r: ResourceRecord): void {
+    this.#stmt(
+      `INSERT INTO resources (kind, key, name, live, created_at, body) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kind, key) DO UPDATE SET name = excluded.name, live = excluded.live, body = excluded.body`,
+    ).run(r.kind, r.key, r.name, r.live ? 1 : 0, r.createdAt, JSON.stringify(r));
+  }
+
+  getResource(kind: ResourceKind, key: string): ResourceRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM resources WHERE kind = ? AND key = ?').get(kind, key));
+  }
+
+  listResources(kind: ResourceKind): ResourceRecord[] {
+    return this.#stmt('SELECT body FROM resources WHERE kind = ? ORDER BY created_at, rowid').all(kind).map((r) => parse(r) as ResourceRecord);
+  }
+
+  deleteResource(kind: ResourceKind, key: string): void {
+    this.#stmt('DELETE FROM resources WHERE kind = ? AND key = ?').run(kind, key);
+  }
+
+  getTags(arn: string): Tag[] {
+    return parse<Tag[]>(this.#stmt('SELECT body FROM tags WHERE arn = ?').get(arn)) ?? [];
+  }
+
+  setTags(arn: string, tags: readonly Tag[]): void {
+    if (tags.length === 0) this.#stmt('DELETE FROM tags WHERE arn = ?').run(arn);
+    else this.#stmt('INSERT INTO tags (arn, body) VALUES (?, ?) ON CONFLICT (arn) DO UPDATE SET body = excluded.body').run(arn, JSON.stringify(tags));
   }
 
   insertAccessKey(key: AccessKeyRecord): void {

@@ -26,7 +26,8 @@ export const RUNTIMES = [
   'PHP_81', 'RUBY_31', 'PYTHON_311', 'NODEJS_18', 'NODEJS_22',
 ] as const;
 
-const TAG = struct({ Key: str({ min: 1, max: 128, pattern: /^(?!aws:).+$/ }), Value: str({ min: 0, max: 256 }) }, ['Key']);
+const TAG_KEY = str({ min: 1, max: 128, pattern: /^(?!aws:).+$/ });
+const TAG = struct({ Key: TAG_KEY, Value: str({ min: 0, max: 256 }) }, ['Key']);
 export const TAGS = list(TAG);
 
 const SOURCE_CODE_VERSION = struct({ Type: str({ enum: ['BRANCH'] }), Value: str({ min: 1, max: 51200 }) }, ['Type', 'Value']);
@@ -100,24 +101,112 @@ export const SERVICE_OBSERVABILITY_CONFIGURATION = struct(
   ['ObservabilityEnabled'],
 );
 
-/** Input shapes by operation. */
+const CONFIGURATION_NAME = str({ min: 4, max: 32, pattern: /^[A-Za-z0-9][A-Za-z0-9\-_]{3,31}$/ });
+const VPC_NAME = str({ min: 4, max: 40, pattern: /^[A-Za-z0-9][A-Za-z0-9\-_]{3,39}$/ });
+const DOMAIN_NAME = str({ min: 1, max: 255, pattern: /^[A-Za-z0-9*.-]{1,255}$/ });
+/** NextToken of ListServices, ListOperations and DescribeCustomDomains. */
+const LONG_NEXT_TOKEN = str({ min: 0, max: 51200 });
+/** NextToken of the six newer list operations. */
+const NEXT_TOKEN = str({ min: 1, max: 1024 });
+const MAX_RESULTS_100 = int({ min: 1, max: 100 });
+const SERVICE_ARN_ONLY = struct({ ServiceArn: ARN }, ['ServiceArn']);
+const INGRESS_VPC_CONFIGURATION = struct({ VpcId: GENERIC, VpcEndpointId: GENERIC });
+
+/** The service members UpdateService may change (CreateService's, less name, tags and encryption). */
+const SERVICE_UPDATE_MEMBERS = {
+  SourceConfiguration: SOURCE_CONFIGURATION,
+  InstanceConfiguration: INSTANCE_CONFIGURATION,
+  AutoScalingConfigurationArn: ARN,
+  HealthCheckConfiguration: HEALTH_CHECK_CONFIGURATION,
+  NetworkConfiguration: NETWORK_CONFIGURATION,
+  ObservabilityConfiguration: SERVICE_OBSERVABILITY_CONFIGURATION,
+};
+
+/** Input shapes of App Runner's 37 operations (app-runner-api.md §2). */
 export const INPUT_SHAPES: Readonly<Record<string, Shape>> = {
+  // Services (§2.1).
   CreateService: struct(
     {
       ServiceName: SERVICE_NAME,
-      SourceConfiguration: SOURCE_CONFIGURATION,
-      InstanceConfiguration: INSTANCE_CONFIGURATION,
+      ...SERVICE_UPDATE_MEMBERS,
       Tags: TAGS,
       EncryptionConfiguration: struct({ KmsKey: KMS_KEY_ARN }, ['KmsKey']),
-      HealthCheckConfiguration: HEALTH_CHECK_CONFIGURATION,
-      AutoScalingConfigurationArn: ARN,
-      NetworkConfiguration: NETWORK_CONFIGURATION,
-      ObservabilityConfiguration: SERVICE_OBSERVABILITY_CONFIGURATION,
     },
     ['ServiceName', 'SourceConfiguration'],
   ),
-  DescribeService: struct({ ServiceArn: ARN }, ['ServiceArn']),
-  DeleteService: struct({ ServiceArn: ARN }, ['ServiceArn']),
-  ListServices: struct({ NextToken: str({ min: 0, max: 51200 }), MaxResults: int({ min: 1, max: 20 }) }),
-  ListOperations: struct({ ServiceArn: ARN, NextToken: str({ min: 0, max: 51200 }), MaxResults: int({ min: 1, max: 20 }) }, ['ServiceArn']),
+  UpdateService: struct({ ServiceArn: ARN, ...SERVICE_UPDATE_MEMBERS }, ['ServiceArn']),
+  DescribeService: SERVICE_ARN_ONLY,
+  DeleteService: SERVICE_ARN_ONLY,
+  PauseService: SERVICE_ARN_ONLY,
+  ResumeService: SERVICE_ARN_ONLY,
+  StartDeployment: SERVICE_ARN_ONLY,
+  ListServices: struct({ NextToken: LONG_NEXT_TOKEN, MaxResults: int({ min: 1, max: 20 }) }),
+  ListOperations: struct({ ServiceArn: ARN, NextToken: LONG_NEXT_TOKEN, MaxResults: int({ min: 1, max: 20 }) }, ['ServiceArn']),
+
+  // Auto scaling configurations (§2.2). MaxSize has no maximum in the newest model.
+  CreateAutoScalingConfiguration: struct(
+    {
+      AutoScalingConfigurationName: CONFIGURATION_NAME,
+      MaxConcurrency: int({ min: 1, max: 200 }),
+      MinSize: int({ min: 1, max: 25 }),
+      MaxSize: int({ min: 1 }),
+      Tags: TAGS,
+    },
+    ['AutoScalingConfigurationName'],
+  ),
+  DescribeAutoScalingConfiguration: struct({ AutoScalingConfigurationArn: ARN }, ['AutoScalingConfigurationArn']),
+  DeleteAutoScalingConfiguration: struct({ AutoScalingConfigurationArn: ARN, DeleteAllRevisions: bool }, ['AutoScalingConfigurationArn']),
+  ListAutoScalingConfigurations: struct({ AutoScalingConfigurationName: CONFIGURATION_NAME, LatestOnly: bool, MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN }),
+  ListServicesForAutoScalingConfiguration: struct(
+    { AutoScalingConfigurationArn: ARN, MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN },
+    ['AutoScalingConfigurationArn'],
+  ),
+  UpdateDefaultAutoScalingConfiguration: struct({ AutoScalingConfigurationArn: ARN }, ['AutoScalingConfigurationArn']),
+
+  // Connections (§2.3).
+  CreateConnection: struct({ ConnectionName: CONFIGURATION_NAME, ProviderType: str(), Tags: TAGS }, ['ConnectionName', 'ProviderType']),
+  DeleteConnection: struct({ ConnectionArn: ARN }, ['ConnectionArn']),
+  ListConnections: struct({ ConnectionName: CONFIGURATION_NAME, MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN }),
+
+  // Observability configurations (§2.4).
+  CreateObservabilityConfiguration: struct(
+    { ObservabilityConfigurationName: CONFIGURATION_NAME, TraceConfiguration: struct({ Vendor: str({ enum: ['AWSXRAY'] }) }, ['Vendor']), Tags: TAGS },
+    ['ObservabilityConfigurationName'],
+  ),
+  DescribeObservabilityConfiguration: struct({ ObservabilityConfigurationArn: ARN }, ['ObservabilityConfigurationArn']),
+  DeleteObservabilityConfiguration: struct({ ObservabilityConfigurationArn: ARN }, ['ObservabilityConfigurationArn']),
+  ListObservabilityConfigurations: struct({ ObservabilityConfigurationName: CONFIGURATION_NAME, LatestOnly: bool, MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN }),
+
+  // Custom domains (§2.5).
+  AssociateCustomDomain: struct({ ServiceArn: ARN, DomainName: DOMAIN_NAME, EnableWWWSubdomain: bool }, ['ServiceArn', 'DomainName']),
+  DescribeCustomDomains: struct({ ServiceArn: ARN, NextToken: LONG_NEXT_TOKEN, MaxResults: int({ min: 1, max: 5 }) }, ['ServiceArn']),
+  DisassociateCustomDomain: struct({ ServiceArn: ARN, DomainName: DOMAIN_NAME }, ['ServiceArn', 'DomainName']),
+
+  // VPC connectors (§2.6).
+  CreateVpcConnector: struct({ VpcConnectorName: VPC_NAME, Subnets: list(GENERIC), SecurityGroups: list(GENERIC), Tags: TAGS }, ['VpcConnectorName', 'Subnets']),
+  DescribeVpcConnector: struct({ VpcConnectorArn: ARN }, ['VpcConnectorArn']),
+  DeleteVpcConnector: struct({ VpcConnectorArn: ARN }, ['VpcConnectorArn']),
+  ListVpcConnectors: struct({ MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN }),
+
+  // VPC ingress connections (§2.7).
+  CreateVpcIngressConnection: struct(
+    { ServiceArn: ARN, VpcIngressConnectionName: VPC_NAME, IngressVpcConfiguration: INGRESS_VPC_CONFIGURATION, Tags: TAGS },
+    ['ServiceArn', 'VpcIngressConnectionName', 'IngressVpcConfiguration'],
+  ),
+  DescribeVpcIngressConnection: struct({ VpcIngressConnectionArn: ARN }, ['VpcIngressConnectionArn']),
+  UpdateVpcIngressConnection: struct({ VpcIngressConnectionArn: ARN, IngressVpcConfiguration: INGRESS_VPC_CONFIGURATION }, ['VpcIngressConnectionArn', 'IngressVpcConfiguration']),
+  DeleteVpcIngressConnection: struct({ VpcIngressConnectionArn: ARN }, ['VpcIngressConnectionArn']),
+  ListVpcIngressConnections: struct({
+    Filter: struct({ ServiceArn: ARN, VpcEndpointId: GENERIC }),
+    MaxResults: MAX_RESULTS_100,
+    NextToken: NEXT_TOKEN,
+  }),
+
+  // Tags (§2.8).
+  TagResource: struct({ ResourceArn: ARN, Tags: TAGS }, ['ResourceArn', 'Tags']),
+  UntagResource: struct({ ResourceArn: ARN, TagKeys: list(TAG_KEY) }, ['ResourceArn', 'TagKeys']),
+  ListTagsForResource: struct({ ResourceArn: ARN }, ['ResourceArn']),
 };
+
+/** App Runner's operation names, in the order of app-runner-api.md §2. */
+export const APP_RUNNER_OPERATIONS: readonly string[] = Object.keys(INPUT_SHAPES);

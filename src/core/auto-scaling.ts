@@ -1,0 +1,99 @@
+/**
+ * @module
+ * Auto scaling configurations (app-runner-api.md §2.2, §3.8): named, immutable revisions, the
+ * account default, and the partial-ARN forms (`.../<name>`, `.../<name>/<revision>`) that name
+ * the latest active revision of a name or one revision.
+ */
+import { allRevisions, findRevision, type RevisionedData } from './configuration-revisions.ts';
+import type { ArnContext } from './ids.ts';
+import { resourceArn, type ResourceRecord } from './resources.ts';
+import { epochSeconds } from './time.ts';
+import type { Store } from './store.ts';
+
+export interface AutoScalingConfigurationData extends RevisionedData {
+  maxConcurrency: number;
+  minSize: number;
+  maxSize: number;
+  isDefault: boolean;
+}
+
+export type AutoScalingConfigurationRecord = ResourceRecord<AutoScalingConfigurationData>;
+
+export const DEFAULT_ASC_NAME = 'DefaultConfiguration';
+/** The id App Runner gives its provided default configuration. */
+export const DEFAULT_ASC_ID = '00000000000000000000000000000001';
+/** App Runner's provided default: 100 concurrent requests per instance, 1 to 25 instances. */
+export const DEFAULT_ASC_VALUES = { maxConcurrency: 100, minSize: 1, maxSize: 25 } as const;
+
+/** Every revision of every auto scaling configuration, active or not, oldest first. */
+export function allAutoScalingConfigurations(store: Store): AutoScalingConfigurationRecord[] {
+  return allRevisions<AutoScalingConfigurationData>(store, 'autoscalingconfiguration');
+}
+
+/** The revision an ARN (full or partial) names; ResourceNotFoundException when there is none. */
+export function findAutoScalingConfiguration(store: Store, ctx: ArnContext, arn: string, path: string): AutoScalingConfigurationRecord {
+  return findRevision<AutoScalingConfigurationData>(store, ctx, 'autoscalingconfiguration', arn, path);
+}
+
+/** The account's default configuration (exactly one ACTIVE revision is marked default). */
+export function defaultAutoScalingConfiguration(store: Store): AutoScalingConfigurationRecord {
+  const found = allAutoScalingConfigurations(store).find((r) => r.data.isDefault && r.data.status === 'ACTIVE');
+  if (found === undefined) throw new Error('the store has no default auto scaling configuration; ensureDefaultAutoScalingConfiguration was not run');
+  return found;
+}
+
+/** Creates App Runner's provided `DefaultConfiguration` revision 1 on first start. */
+export function ensureDefaultAutoScalingConfiguration(store: Store, ctx: ArnContext, now: number): void {
+  store.transaction(() => {
+    if (allAutoScalingConfigurations(store).length > 0) return;
+    const arn = resourceArn(ctx, 'autoscalingconfiguration', DEFAULT_ASC_NAME, 1, DEFAULT_ASC_ID);
+    const data: AutoScalingConfigurationData = {
+      arn,
+      name: DEFAULT_ASC_NAME,
+      revision: 1,
+      ...DEFAULT_ASC_VALUES,
+      status: 'ACTIVE',
+      isDefault: true,
+      createdAt: now,
+    };
+    store.putResource({ kind: 'autoscalingconfiguration', key: arn, name: DEFAULT_ASC_NAME, live: true, createdAt: now, data });
+  });
+}
+
+/** Whether any live service uses this revision. */
+export function ascHasAssociatedService(store: Store, arn: string): boolean {
+  return store.listLiveServices().some((s) => s.autoScalingConfigurationArn === arn);
+}
+
+/** `AutoScalingConfigurationSummary` (§3.8). */
+export function autoScalingConfigurationSummary(record: AutoScalingConfigurationRecord, hasAssociatedService: boolean): Record<string, unknown> {
+  const d = record.data;
+  return {
+    AutoScalingConfigurationArn: d.arn,
+    AutoScalingConfigurationName: d.name,
+    AutoScalingConfigurationRevision: d.revision,
+    Status: d.status,
+    CreatedAt: epochSeconds(d.createdAt),
+    HasAssociatedService: hasAssociatedService,
+    IsDefault: d.isDefault,
+  };
+}
+
+/** The full `AutoScalingConfiguration` output shape. `latest`: no higher ACTIVE revision of the name exists. */
+export function autoScalingConfigurationOutput(record: AutoScalingConfigurationRecord, latest: boolean, hasAssociatedService: boolean): Record<string, unknown> {
+  const d = record.data;
+  return {
+    AutoScalingConfigurationArn: d.arn,
+    AutoScalingConfigurationName: d.name,
+    AutoScalingConfigurationRevision: d.revision,
+    Latest: latest,
+    Status: d.status,
+    MaxConcurrency: d.maxConcurrency,
+    MinSize: d.minSize,
+    MaxSize: d.maxSize,
+    CreatedAt: epochSeconds(d.createdAt),
+    ...(d.deletedAt !== undefined && { DeletedAt: epochSeconds(d.deletedAt) }),
+    HasAssociatedService: hasAssociatedService,
+    IsDefault: d.isDefault,
+  };
+}
