@@ -93,8 +93,7 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
   const unsubscribe = logApiRequests();
 
   const api = createApiServer({
-    targetPrefix: 'AppRunner',
-    handlers: appRunnerHandlers(context),
+    targets: { AppRunner: appRunnerHandlers(context), Berth: berthHandlers(context) },
     region: config.region,
     lookupSecret: (id) => {
       const key = store.getAccessKey(id);
@@ -130,6 +129,12 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
     ...new ServiceApi(context).handlers(),
     ...new TagApi(context).handlers(),
   };
+}
+
+/** Berth's own operations (target prefix `Berth`): access control and extensions. */
+function berthHandlers(context: ApiContext): OperationHandlers {
+  void context;
+  return {};
 }
 
 function listen(server: Server, port: number | string, host?: string): Promise<number> {

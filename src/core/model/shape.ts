@@ -6,6 +6,8 @@
  * and the constraint, e.g. `Value 'x' at 'serviceName' failed to satisfy constraint: ...`.
  */
 
+import { invalidRequest } from '../errors.ts';
+
 export type Shape =
   | { type: 'string'; min?: number; max?: number; pattern?: RegExp; enum?: readonly string[] }
   | { type: 'integer'; min?: number; max?: number }
@@ -108,6 +110,12 @@ function join(path: string, name: string): string {
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Throws InvalidRequestException listing every way `input` breaks `shape`. */
+export function assertShape(shape: Shape, input: unknown): void {
+  const errors = validateShape(shape, input);
+  if (errors.length > 0) throw invalidRequest(validationMessage(errors));
 }
 
 /** AWS's summary line: `2 validation errors detected: a; b`. */

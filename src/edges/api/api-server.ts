@@ -15,9 +15,11 @@ import type { Clock } from '../../core/clock.ts';
 export type Handler = (input: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface ApiServerOptions {
-  /** `AppRunner` for App Runner's operations. */
-  targetPrefix: string;
-  handlers: Readonly<Record<string, Handler>>;
+  /**
+   * Handlers by target prefix, then operation: `AppRunner` for App Runner's operations, `Berth`
+   * for Berth's own (access control, extensions); `X-Amz-Target` is `<prefix>.<operation>`.
+   */
+  targets: Readonly<Record<string, Readonly<Record<string, Handler>>>>;
   region: string;
   /** The secret of an access key id, or undefined when the key is unknown. */
   lookupSecret: (accessKeyId: string) => { secret: string; principal: string } | undefined;
@@ -54,12 +56,14 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
       expectedRegion: options.region,
     });
     void verified;
-    const prefix = `${options.targetPrefix}.`;
-    operation = target?.startsWith(prefix) ? target.slice(prefix.length) : '';
-    const handler = Object.hasOwn(options.handlers, operation) ? options.handlers[operation] : undefined;
+    const [prefix = '', name = ''] = (target ?? '').split('.', 2);
+    const handlers = Object.hasOwn(options.targets, prefix) ? options.targets[prefix] : undefined;
+    const handler = handlers !== undefined && Object.hasOwn(handlers, name) ? handlers[name] : undefined;
     if (handler === undefined) {
-      throw new BerthError('UnknownOperationException', `Unknown operation ${showValue(target ?? '(no X-Amz-Target header)')}; expected ${prefix}<Operation>`);
+      const expected = Object.keys(options.targets).map((p) => `${p}.<Operation>`).join(' or ');
+      throw new BerthError('UnknownOperationException', `Unknown operation ${showValue(target ?? '(no X-Amz-Target header)')}; expected ${expected}`);
     }
+    operation = target ?? '';
     payload = await handler(parseJsonObject(body));
   } catch (error) {
     const failure = error instanceof BerthError ? error : internalError(error);

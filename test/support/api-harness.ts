@@ -1,0 +1,94 @@
+/**
+ * A real control plane on port 0 over an in-memory runtime whose instances listen (so services
+ * reach RUNNING), with the clients tests drive it through: the official SDK, raw signed
+ * AWS JSON calls, and a dump of every table of the store to prove a request changed nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { AppRunnerClient } from '@aws-sdk/client-apprunner';
+import { resolveConfig, type ConfigInput } from '../../src/core/config.ts';
+import { startControlPlane, type ControlPlane } from '../../src/main/control-plane.ts';
+import { FakeRuntime } from './fake-runtime.ts';
+import { readCredentials, waitFor } from './berth-process.ts';
+import { signedFetch, type Endpoint } from './signed-request.ts';
+
+export interface ApiHarness {
+  home: string;
+  cp: ControlPlane;
+  runtime: FakeRuntime;
+  client: AppRunnerClient;
+  endpoint: Endpoint;
+  /** Calls `AppRunner.<operation>` (or a full target such as `Berth.ListUsers`); throws ApiError unless 200. */
+  call(operation: string, input?: unknown): Promise<Record<string, unknown>>;
+  /** Sends a body as is and returns status and parsed JSON, whatever the status. */
+  send(operation: string, body: string): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** Every row of every table, as one string: equal before and after means nothing changed. */
+  dump(): string;
+  /** Waits until no service has an operation in progress. */
+  settle(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ApiError extends Error {
+  readonly type: string;
+  readonly status: number;
+
+  constructor(type: string, status: number, message: string) {
+    super(`${type} (${status}): ${message}`);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+export function target(operation: string): string {
+  return operation.includes('.') ? operation : `AppRunner.${operation}`;
+}
+
+export async function startApiHarness(config: ConfigInput = {}): Promise<ApiHarness> {
+  const home = mkdtempSync(join(tmpdir(), 'berth-api-'));
+  const runtime = new FakeRuntime({ listening: true });
+  const cp = await startControlPlane(
+    resolveConfig(home, { api: { port: 0 }, reconcile: { intervalMs: 50, startupTimeoutSeconds: 5, stopGraceSeconds: 0 } }, config),
+    { runtime },
+  );
+  const credentials = readCredentials(home);
+  const endpoint: Endpoint = { apiUrl: cp.apiUrl, region: 'us-east-1', credentials };
+  const client = new AppRunnerClient({ region: 'us-east-1', endpoint: cp.apiUrl, credentials, maxAttempts: 1 });
+  const db = new DatabaseSync(join(home, 'berth.db'), { readOnly: true });
+
+  const send = async (operation: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const reply = await signedFetch(endpoint, target(operation), body);
+    return { status: reply.status, json: reply.json() };
+  };
+  const harness: ApiHarness = {
+    home,
+    cp,
+    runtime,
+    client,
+    endpoint,
+    send,
+    async call(operation, input = {}) {
+      const { status, json } = await send(operation, JSON.stringify(input));
+      if (status !== 200) throw new ApiError(String(json.__type), status, String(json.Message));
+      return json;
+    },
+    dump() {
+      const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+      return tables.map(({ name }) => `${name}: ${JSON.stringify(db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`).join('\n');
+    },
+    async settle(timeoutMs = 15_000) {
+      const busy = (): string[] => cp.store.listLiveServices().filter((s) => cp.store.activeOperation(s.id) !== undefined).map((s) => s.name);
+      await waitFor(() => busy().length === 0, timeoutMs, () => `services still have operations in progress: ${busy().join(', ')}`);
+    },
+    async close() {
+      client.destroy();
+      db.close();
+      await cp.stop();
+      runtime.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
