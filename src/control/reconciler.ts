@@ -38,6 +38,7 @@ export class Reconciler {
   readonly #options: ReconcilerOptions;
   readonly #publish: (table: RouteTable) => void;
   readonly #emit: (event: ReconcilerEvent) => void;
+  readonly #lifecycleSteps: readonly (() => boolean)[];
 
   /** Services with a pass of their own under way (pulls and starts can take a while). */
   readonly #busy = new Set<string>();
@@ -61,6 +62,11 @@ export class Reconciler {
     options: ReconcilerOptions;
     publish: (table: RouteTable) => void;
     emit: (event: ReconcilerEvent) => void;
+    /**
+     * Store-only lifecycle steps run at the start of every pass (e.g. moving VPC ingress
+     * connections out of their PENDING_* states); each returns true if it changed anything.
+     */
+    lifecycleSteps?: readonly (() => boolean)[];
   }) {
     this.#store = deps.store;
     this.#runtime = deps.runtime;
@@ -69,6 +75,7 @@ export class Reconciler {
     this.#options = deps.options;
     this.#publish = deps.publish;
     this.#emit = deps.emit;
+    this.#lifecycleSteps = deps.lifecycleSteps ?? [];
   }
 
   start(): void {
@@ -123,6 +130,13 @@ export class Reconciler {
 
   /** One pass over every service. Exposed for tests. */
   async pass(): Promise<void> {
+    for (const step of this.#lifecycleSteps) {
+      try {
+        if (step()) this.wake();
+      } catch (error) {
+        this.#emit({ type: 'error', message: `lifecycle step failed: ${(error as Error).message}` });
+      }
+    }
     const listedAt = this.#clock.now();
     let instances: Instance[];
     try {
