@@ -204,41 +204,49 @@ export class Reconciler {
     const revision = this.#store.getRevision(service.revisionId);
     if (revision === undefined) throw new Error(`service ${service.name} has no revision ${service.revisionId}`);
 
-    const deleting = operation?.type === 'DELETE_SERVICE';
-    const desired = deleting || service.status === 'CREATE_FAILED' || service.status === 'PAUSED' ? 0 : service.minSize;
+    const type = operation?.type;
+    const stopping = type === 'DELETE_SERVICE' || type === 'PAUSE_SERVICE';
+    const stopped = service.status === 'CREATE_FAILED' || service.status === 'PAUSED';
+    const desired = stopping || (stopped && operation === undefined) ? 0 : service.minSize;
+    const deploying = operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS';
+    // While a new revision starts, the one serving keeps its instances (and its traffic).
+    const keep = deploying && service.servingRevisionId !== undefined && service.servingRevisionId !== service.revisionId ? service.servingRevisionId : undefined;
 
     for (const instance of instances) this.#instances.set(instance.instanceId, instance);
     const current = instances.filter((i) => i.revisionId === service.revisionId && i.state === 'running');
-    const removable = instances.filter((i) => !current.includes(i));
+    const kept = instances.filter((i) => keep !== undefined && i.revisionId === keep && i.state === 'running');
+    const removable = instances.filter((i) => !current.includes(i) && !kept.includes(i));
 
     // Instances that exited, or were created but never started (a crash mid-start), or belong
-    // to another revision: remove them. An exit during the first deployment fails it.
+    // to another revision: remove them. An exit of the revision being deployed fails the deployment.
     for (const instance of removable) {
-      if (instance.state === 'exited' && operation?.type === 'CREATE_SERVICE' && instance.revisionId === service.revisionId) {
+      if (instance.state === 'exited' && deploying && operation !== undefined && instance.revisionId === service.revisionId) {
         // Its output first (removal loses it), then clean up, then report: by the time the
-        // service reads CREATE_FAILED, nothing of the failed deployment runs.
+        // operation reads failed, nothing of the failed revision runs.
         const logs = await this.#runtime.logs(instance.runtimeId, 5).catch(() => '');
-        await Promise.all(instances.map((i) => this.#remove(i, service, i === instance ? 'it exited' : 'the deployment failed')));
-        this.#failCreate(service, operation, `Instance ${instance.instanceId} exited with code ${instance.exitCode ?? 'unknown'} before passing its health check${logs.trim() ? `; its last output: ${logs.trim()}` : ''}`);
+        await Promise.all(
+          instances.filter((i) => i.revisionId === service.revisionId).map((i) => this.#remove(i, service, i === instance ? 'it exited' : 'the deployment failed')),
+        );
+        this.#failDeployment(service, operation, `Instance ${instance.instanceId} exited with code ${instance.exitCode ?? 'unknown'} before passing its health check${logs.trim() ? `; its last output: ${logs.trim()}` : ''}`);
         return;
       }
       await this.#remove(instance, service, instance.state === 'exited' ? `it exited with code ${instance.exitCode ?? 'unknown'}` : instance.state === 'created' ? 'it never started' : 'it runs an old revision');
     }
 
-    // Health: probe every running instance; replace those that turned unhealthy.
+    // Health: probe every running instance; replace those of the desired revision that turned unhealthy.
     const firstProbes: Promise<void>[] = [];
-    const healthy: Instance[] = [];
-    const serving: Instance[] = [];
-    for (const instance of current) {
+    for (const instance of [...current, ...kept]) {
       if (instance.address === undefined) continue;
-      const check = revision.spec.healthCheck;
+      const check = (instance.revisionId === revision.id ? revision : this.#store.getRevision(instance.revisionId))?.spec.healthCheck ?? revision.spec.healthCheck;
       firstProbes.push(
-        adopting && service.status === 'RUNNING'
+        adopting && instance.revisionId === service.servingRevisionId
           ? this.#health.adopt(instance.instanceId, instance.address, check)
           : this.#health.track(instance.instanceId, instance.address, check),
       );
     }
     await Promise.all(firstProbes);
+    const healthy: Instance[] = [];
+    const serving: Instance[] = [];
     for (const instance of current) {
       const verdict = this.#health.verdict(instance.instanceId);
       if (verdict === 'unhealthy') {
@@ -249,24 +257,32 @@ export class Reconciler {
       if (verdict === 'healthy') healthy.push(instance);
     }
 
-    // Scale to the desired count.
+    // Scale the desired revision to its count.
     if (serving.length > desired) {
       // Remove the ones not serving yet first, then the newest.
       const surplus = [...serving].sort((a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt).slice(0, serving.length - desired);
-      await Promise.all(surplus.map((i) => this.#remove(i, service, 'more instances run than desired')));
+      await Promise.all(surplus.map((i) => this.#remove(i, service, stopping ? `the service is ${type === 'PAUSE_SERVICE' ? 'pausing' : 'being deleted'}` : 'more instances run than desired')));
     } else if (serving.length < desired) {
       const started = await this.#startInstances(service, revision, operation, desired - serving.length);
       if (!started) return;
     }
 
     // Move the operation on.
-    if (operation?.type === 'CREATE_SERVICE') {
-      if (desired > 0 && healthy.length >= desired) this.#succeed(service, operation, 'RUNNING');
-      else this.#checkDeadline(service, this.#whyNotHealthy(current));
-    } else if (deleting && operation !== undefined) {
+    if (operation === undefined) return;
+    if (stopping) {
       // Everything listed has just been removed; the next pass confirms the runtime agrees.
-      if (instances.length === 0) this.#succeed(service, operation, 'DELETED');
+      if (instances.length === 0) this.#succeed(service, operation, type === 'DELETE_SERVICE' ? 'DELETED' : 'PAUSED');
       else this.wake();
+    } else if (healthy.length >= desired && desired > 0) {
+      // The desired revision is healthy: it takes the traffic; what else runs goes next pass.
+      if (operation.status === 'ROLLBACK_IN_PROGRESS') {
+        if (instances.every((i) => i.revisionId === service.revisionId)) this.#finish(service, operation, 'ROLLBACK_SUCCEEDED', 'RUNNING', operation.message);
+        else this.wake();
+      } else {
+        this.#succeed(service, operation, 'RUNNING');
+      }
+    } else if (deploying) {
+      this.#checkDeadline(service, this.#whyNotHealthy(current));
     }
 
     function rank(i: Instance): number {
@@ -275,12 +291,14 @@ export class Reconciler {
   }
 
   async #startInstances(service: ServiceRecord, revision: RevisionRecord, operation: OperationRecord | undefined, count: number): Promise<boolean> {
+    const fail = (message: string): void => {
+      if (operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS') this.#failDeployment(service, operation, message);
+      else this.#emit({ type: 'error', serviceName: service.name, message });
+    };
     try {
       await this.#runtime.ensureImage(revision.spec.image);
     } catch (error) {
-      const message = error instanceof RuntimeError ? error.message : `pulling ${revision.spec.image} failed: ${(error as Error).message}`;
-      if (operation?.type === 'CREATE_SERVICE') this.#failCreate(service, operation, message);
-      else this.#emit({ type: 'error', serviceName: service.name, message });
+      fail(error instanceof RuntimeError ? error.message : `pulling ${revision.spec.image} failed: ${(error as Error).message}`);
       return false;
     }
     const starts = Array.from({ length: count }, async () => {
@@ -305,9 +323,7 @@ export class Reconciler {
     const results = await Promise.allSettled(starts);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined) {
-      const message = (failure.reason as Error).message;
-      if (operation?.type === 'CREATE_SERVICE') this.#failCreate(service, operation, message);
-      else this.#emit({ type: 'error', serviceName: service.name, message });
+      fail((failure.reason as Error).message);
       return false;
     }
     this.wake();
@@ -319,26 +335,61 @@ export class Reconciler {
     return details.length === 0 ? 'no instance was running' : `the last health check said: ${details.join('; ')}`;
   }
 
-  /** Fails a first deployment that has run out of time. */
+  /** Fails a deployment whose instances have not passed their health checks in time. */
   #checkDeadline(service: ServiceRecord, why: string): void {
     const operation = this.#store.activeOperation(service.id);
-    if (operation?.type !== 'CREATE_SERVICE') return;
+    if (operation === undefined || !isDeployment(operation) || operation.status !== 'IN_PROGRESS') return;
     const waited = this.#clock.now() - operation.startedAt;
     if (waited < this.#options.startupTimeoutMs) return;
     const check = service.config.HealthCheckConfiguration;
     const what = check.Protocol === 'HTTP' ? `HTTP health check of path ${check.Path}` : 'TCP health check';
-    this.#failCreate(service, operation, `No instance passed its ${what} on port ${service.config.SourceConfiguration.ImageRepository.ImageConfiguration.Port} within ${Math.round(this.#options.startupTimeoutMs / 1000)} s; ${why}`);
+    this.#failDeployment(service, operation, `No instance passed its ${what} on port ${service.config.SourceConfiguration.ImageRepository.ImageConfiguration.Port} within ${Math.round(this.#options.startupTimeoutMs / 1000)} s; ${why}`);
   }
 
-  #failCreate(service: ServiceRecord, operation: OperationRecord, message: string): void {
-    this.#finish(service, operation, 'FAILED', 'CREATE_FAILED', message);
+  /**
+   * A deployment failed. A first deployment ends CREATE_FAILED; a resume goes back to PAUSED;
+   * an update or redeploy of a service that has served before rolls back: the service returns
+   * to the revision it served (image and configuration), whose instances never stopped, and
+   * the operation ends ROLLBACK_SUCCEEDED once only that revision runs (§5.4).
+   */
+  #failDeployment(service: ServiceRecord, operation: OperationRecord, message: string): void {
+    const previous = service.servingRevisionId === undefined ? undefined : this.#store.getRevision(service.servingRevisionId);
+    if (operation.type === 'RESUME_SERVICE') {
+      this.#finish(service, operation, 'FAILED', 'PAUSED', message);
+    } else if (previous === undefined || previous.id === service.revisionId || operation.type === 'CREATE_SERVICE') {
+      this.#finish(service, operation, 'FAILED', service.servingRevisionId === undefined ? 'CREATE_FAILED' : 'RUNNING', message);
+    } else {
+      const now = this.#clock.now();
+      const rolledBack = this.#store.transaction(() => {
+        const op = this.#store.activeOperation(service.id);
+        const fresh = this.#store.getService(service.id);
+        if (op?.id !== operation.id || fresh === undefined) return undefined;
+        const rolling: OperationRecord = { ...op, status: 'ROLLBACK_IN_PROGRESS', updatedAt: now, message: `${message}; rolled back to the previous revision` };
+        this.#store.updateOperation(rolling);
+        this.#store.updateService({
+          ...fresh,
+          revisionId: previous.id,
+          config: previous.config,
+          autoScalingConfigurationArn: previous.autoScaling.arn,
+          minSize: previous.autoScaling.minSize,
+          maxConcurrency: previous.autoScaling.maxConcurrency,
+          maxSize: previous.autoScaling.maxSize,
+          updatedAt: now,
+        });
+        return rolling;
+      });
+      if (rolledBack !== undefined) {
+        this.#emit({ type: 'operation-ended', serviceName: service.name, operation: rolledBack });
+        this.wake();
+      }
+    }
   }
 
-  #succeed(service: ServiceRecord, operation: OperationRecord, status: 'RUNNING' | 'DELETED'): void {
+  #succeed(service: ServiceRecord, operation: OperationRecord, status: 'RUNNING' | 'DELETED' | 'PAUSED'): void {
     this.#finish(service, operation, 'SUCCEEDED', status);
   }
 
-  #finish(service: ServiceRecord, operation: OperationRecord, opStatus: 'SUCCEEDED' | 'FAILED', status: ServiceRecord['status'], message?: string): void {
+  #finish(service: ServiceRecord, operation: OperationRecord, opStatus: 'SUCCEEDED' | 'FAILED' | 'ROLLBACK_SUCCEEDED', status: ServiceRecord['status'], message?: string): void {
     const now = this.#clock.now();
     const ended = this.#store.transaction(() => {
       // Re-read both: the API may have written since this pass began.
@@ -347,7 +398,14 @@ export class Reconciler {
       if (op?.id !== operation.id || fresh === undefined) return undefined;
       const endedOp: OperationRecord = { ...op, status: opStatus, updatedAt: now, endedAt: now, ...(message !== undefined && { message }) };
       this.#store.updateOperation(endedOp);
-      this.#store.updateService({ ...fresh, status, updatedAt: now, ...(status === 'DELETED' && { deletedAt: now }) });
+      this.#store.updateService({
+        ...fresh,
+        status,
+        updatedAt: now,
+        // A revision that became healthy serves from now on.
+        ...(status === 'RUNNING' && opStatus === 'SUCCEEDED' && { servingRevisionId: fresh.revisionId }),
+        ...(status === 'DELETED' && { deletedAt: now }),
+      });
       return endedOp;
     });
     if (ended !== undefined) {
@@ -382,12 +440,18 @@ export class Reconciler {
     for (const service of this.#store.listLiveServices()) {
       const operation = this.#store.activeOperation(service.id);
       if (operation?.type === 'DELETE_SERVICE') continue; // A service being deleted answers 404 at once.
+      // A paused service keeps its host (and answers that it is paused) with no instances.
       const targets = [...this.#instances.values()]
-        .filter((i) => i.serviceId === service.id && i.revisionId === service.revisionId && i.address !== undefined)
+        .filter((i) => i.serviceId === service.id && i.revisionId === (service.servingRevisionId ?? service.revisionId) && i.address !== undefined)
         .filter((i) => this.#health.verdict(i.instanceId) === 'healthy' && !this.#removing.has(i.instanceId))
         .map((i) => ({ instanceId: i.instanceId, address: i.address as string }));
       routes.push({ host: service.urlHost, serviceId: service.id, serviceName: service.name, targets });
     }
     this.#publish({ routes });
   }
+}
+
+/** Operations that bring a revision up and succeed once it is healthy. */
+function isDeployment(operation: OperationRecord): boolean {
+  return operation.type === 'CREATE_SERVICE' || operation.type === 'UPDATE_SERVICE' || operation.type === 'START_DEPLOYMENT' || operation.type === 'RESUME_SERVICE';
 }
