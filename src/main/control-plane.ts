@@ -24,6 +24,8 @@ import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
 import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
 import { ServiceApi } from '../control/service-api.ts';
 import { TagApi } from '../control/tag-api.ts';
+import { VpcConnectorApi } from '../control/vpc-connector-api.ts';
+import { advanceVpcIngressConnections, VpcIngressApi } from '../control/vpc-ingress-api.ts';
 import { createApiServer } from '../edges/api/api-server.ts';
 import { createControlServer, RouteFeed } from '../edges/control-socket/route-feed-server.ts';
 import { log } from './log.ts';
@@ -79,6 +81,7 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
     },
     publish: (table) => feed.publish(table),
     emit: logReconcilerEvent,
+    lifecycleSteps: [() => advanceVpcIngressConnections(store, systemClock)],
   });
   onHealthChange.to = reconciler;
   const context: ApiContext = {
@@ -128,6 +131,8 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
   return {
     ...new ServiceApi(context).handlers(),
     ...new TagApi(context).handlers(),
+    ...new VpcConnectorApi(context).handlers(),
+    ...new VpcIngressApi(context).handlers(),
   };
 }
 
