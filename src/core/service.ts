@@ -7,7 +7,7 @@ import { BerthError, invalidRequest, showValue } from './errors.ts';
 import { IMAGE_REFERENCE_FORM, parseImageReference } from './image-reference.ts';
 import { describeCombinations, parseCpu, parseMemory, VALID_COMBINATIONS } from './instance-size.ts';
 import { INPUT_SHAPES } from './model/app-runner-shapes.ts';
-import { validateShape, validationMessage } from './model/shape.ts';
+import { isPlainObject, validateShape, validationMessage } from './model/shape.ts';
 import { epochSeconds } from './time.ts';
 
 export type ServiceStatus = 'CREATE_FAILED' | 'RUNNING' | 'DELETED' | 'DELETE_FAILED' | 'PAUSED' | 'OPERATION_IN_PROGRESS';
@@ -128,7 +128,8 @@ type NetworkInput = {
  * does not have yet. References to other resources (VPC connector, observability
  * configuration) are checked by the caller, which has the store.
  */
-export function configFromInput(input: Record<string, unknown>, base?: ServiceConfig): ServiceConfig {
+export function configFromInput(given: Record<string, unknown>, base?: ServiceConfig): ServiceConfig {
+  const input = withoutNulls(given) as Record<string, unknown>;
   const source = input.SourceConfiguration as
     | {
         CodeRepository?: unknown;
@@ -180,6 +181,16 @@ export function configFromInput(input: Record<string, unknown>, base?: ServiceCo
     ObservabilityConfiguration: observabilityConfiguration,
     ...(encryption !== undefined && { EncryptionConfiguration: encryption }),
   };
+}
+
+/**
+ * A member sent as JSON null counts as absent, as AWS treats it (the shape check skips nulls
+ * too); a null left in place would read as a given value below.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (v === null ? [] : [[k, withoutNulls(v)]])));
 }
 
 function imageSourceFrom(

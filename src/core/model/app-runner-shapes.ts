@@ -28,7 +28,8 @@ export const RUNTIMES = [
 
 const TAG_KEY = str({ min: 1, max: 128, pattern: /^(?!aws:).+$/ });
 const TAG = struct({ Key: TAG_KEY, Value: str({ min: 0, max: 256 }) }, ['Key']);
-export const TAGS = list(TAG);
+// At most 50 tags per resource (AWS's tagging limit), so no request may carry more.
+export const TAGS = list(TAG, { max: 50 });
 
 const SOURCE_CODE_VERSION = struct({ Type: str({ enum: ['BRANCH'] }), Value: str({ min: 1, max: 51200 }) }, ['Type', 'Value']);
 const CODE_CONFIGURATION_VALUES = struct(

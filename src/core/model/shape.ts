@@ -32,13 +32,19 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** A value of the wrong JSON type, as JSON: the string "5" must not read as the number 5. */
+function showJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 /** Checks `value` against `shape`; returns one message per violation (empty when valid). */
 export function validateShape(shape: Shape, value: unknown, path = ''): string[] {
   const at = path === '' ? '' : ` at '${path}'`;
   const errors: string[] = [];
   switch (shape.type) {
     case 'string': {
-      if (typeof value !== 'string') return [`Value ${show(value)}${at} must be a string`];
+      if (typeof value !== 'string') return [`Value ${showJson(value)}${at} must be a string`];
       if (shape.min !== undefined && value.length < shape.min) {
         errors.push(`Value '${show(value)}'${at} failed to satisfy constraint: Member must have length greater than or equal to ${shape.min}`);
       }
@@ -54,7 +60,7 @@ export function validateShape(shape: Shape, value: unknown, path = ''): string[]
       return errors;
     }
     case 'integer': {
-      if (typeof value !== 'number' || !Number.isInteger(value)) return [`Value ${show(value)}${at} must be an integer`];
+      if (typeof value !== 'number' || !Number.isInteger(value)) return [`Value ${showJson(value)}${at} must be an integer`];
       if (shape.min !== undefined && value < shape.min) {
         errors.push(`Value '${value}'${at} failed to satisfy constraint: Member must have value greater than or equal to ${shape.min}`);
       }
@@ -64,9 +70,9 @@ export function validateShape(shape: Shape, value: unknown, path = ''): string[]
       return errors;
     }
     case 'boolean':
-      return typeof value === 'boolean' ? [] : [`Value ${show(value)}${at} must be a boolean`];
+      return typeof value === 'boolean' ? [] : [`Value ${showJson(value)}${at} must be a boolean`];
     case 'list': {
-      if (!Array.isArray(value)) return [`Value ${show(value)}${at} must be a list`];
+      if (!Array.isArray(value)) return [`Value ${showJson(value)}${at} must be a list`];
       if (shape.min !== undefined && value.length < shape.min) {
         errors.push(`Value${at} failed to satisfy constraint: Member must have length greater than or equal to ${shape.min}`);
       }
@@ -77,7 +83,7 @@ export function validateShape(shape: Shape, value: unknown, path = ''): string[]
       return errors;
     }
     case 'map': {
-      if (!isPlainObject(value)) return [`Value ${show(value)}${at} must be an object`];
+      if (!isPlainObject(value)) return [`Value ${showJson(value)}${at} must be an object`];
       for (const [k, v] of Object.entries(value)) {
         errors.push(...validateShape(shape.key, k, `${path}.key`));
         errors.push(...validateShape(shape.value, v, `${path}.${k}`));
@@ -85,14 +91,15 @@ export function validateShape(shape: Shape, value: unknown, path = ''): string[]
       return errors;
     }
     case 'structure': {
-      if (!isPlainObject(value)) return [`Value ${show(value)}${at} must be an object`];
+      if (!isPlainObject(value)) return [`Value ${showJson(value)}${at} must be an object`];
       for (const name of shape.required ?? []) {
         if (value[name] === undefined || value[name] === null) {
           errors.push(`Value null at '${join(path, name)}' failed to satisfy constraint: Member must not be null`);
         }
       }
       for (const [name, member] of Object.entries(value)) {
-        const memberShape = shape.members[name];
+        // Own members only: `constructor` or `__proto__` in a body must not find Object.prototype's.
+        const memberShape = Object.hasOwn(shape.members, name) ? shape.members[name] : undefined;
         if (memberShape === undefined) {
           errors.push(`Unknown member '${join(path, name)}'; expected one of: ${Object.keys(shape.members).join(', ') || '(none)'}`);
         } else if (member !== null && member !== undefined) {
