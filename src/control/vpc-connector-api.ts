@@ -9,21 +9,20 @@ import { BerthError, invalidRequest, notFound, showValue } from '../core/errors.
 import { newHexId } from '../core/ids.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
-import { validateInput, type Tag } from '../core/service.ts';
+import { validateInput } from '../core/service.ts';
 import {
   allVpcConnectors,
   assertNoErrors,
   awsIdListErrors,
   findVpcConnector,
   servicesUsingVpcConnector,
+  tagsOf,
   VPC_CONNECTOR_REVISION,
   vpcConnectorOutput,
   type VpcConnectorData,
   type VpcConnectorRecord,
 } from '../core/vpc.ts';
 import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
-import { mergeTags } from './service-api.ts';
-import { MAX_TAGS_PER_RESOURCE } from './tag-api.ts';
 
 export class VpcConnectorApi {
   readonly #ctx: ApiContext;
@@ -45,14 +44,14 @@ export class VpcConnectorApi {
     validateInput('CreateVpcConnector', input);
     const name = input.VpcConnectorName as string;
     const subnets = input.Subnets as string[];
-    const securityGroups = (input.SecurityGroups as string[] | undefined) ?? [];
-    const tags = mergeTags([], (input.Tags as Tag[] | undefined) ?? []);
+    // A member sent as JSON null counts as absent (the shape check skips nulls too).
+    const securityGroups = (input.SecurityGroups as string[] | null | undefined) ?? [];
+    const tags = tagsOf(input.Tags);
     assertNoErrors([
       // The model puts no minimum on Subnets, but a connector without a subnet leads nowhere.
       ...(subnets.length === 0 ? ["Value '[]' at 'subnets' failed to satisfy constraint: Member must have length greater than or equal to 1; give at least one subnet ID"] : []),
       ...awsIdListErrors('subnet', subnets, 'subnets'),
       ...awsIdListErrors('securityGroup', securityGroups, 'securityGroups'),
-      ...(tags.length > MAX_TAGS_PER_RESOURCE ? [`Value at 'tags' has ${tags.length} tags; at most ${MAX_TAGS_PER_RESOURCE} are allowed per resource`] : []),
     ]);
     const { store, clock, arn: arnContext, quotas } = this.#ctx;
     const now = clock.now();
@@ -109,8 +108,8 @@ export class VpcConnectorApi {
       allVpcConnectors(this.#ctx.store).filter((r) => r.live),
       (r) => r.key,
       'ListVpcConnectors',
-      input.MaxResults as number | undefined,
-      input.NextToken as string | undefined,
+      (input.MaxResults as number | null | undefined) ?? undefined,
+      (input.NextToken as string | null | undefined) ?? undefined,
     );
     return { VpcConnectors: page.items.map(vpcConnectorOutput), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }

@@ -12,7 +12,7 @@ import { BerthError, invalidRequest, notFound, showValue } from '../core/errors.
 import { newHexId, parseArn } from '../core/ids.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
-import { validateInput, type Tag } from '../core/service.ts';
+import { validateInput } from '../core/service.ts';
 import { serviceByArn } from '../core/service-lookup.ts';
 import { assertServiceAllows } from '../core/service-states.ts';
 import type { Store } from '../core/store.ts';
@@ -26,14 +26,13 @@ import {
   isAwsId,
   privateDomainName,
   settledIngressStatus,
+  tagsOf,
   vpcIngressConnectionOutput,
   vpcIngressConnectionSummary,
   type VpcIngressConnectionData,
   type VpcIngressConnectionRecord,
 } from '../core/vpc.ts';
 import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
-import { mergeTags } from './service-api.ts';
-import { MAX_TAGS_PER_RESOURCE } from './tag-api.ts';
 
 interface IngressVpcConfiguration {
   VpcId: string;
@@ -61,11 +60,8 @@ export class VpcIngressApi {
     validateInput('CreateVpcIngressConnection', input);
     const name = input.VpcIngressConnectionName as string;
     const vpc = input.IngressVpcConfiguration as IngressVpcConfiguration;
-    const tags = mergeTags([], (input.Tags as Tag[] | undefined) ?? []);
-    assertNoErrors([
-      ...ingressVpcConfigurationErrors(vpc),
-      ...(tags.length > MAX_TAGS_PER_RESOURCE ? [`Value at 'tags' has ${tags.length} tags; at most ${MAX_TAGS_PER_RESOURCE} are allowed per resource`] : []),
-    ]);
+    const tags = tagsOf(input.Tags);
+    assertNoErrors(ingressVpcConfigurationErrors(vpc));
     const { store, clock, arn: arnContext, quotas } = this.#ctx;
     const now = clock.now();
     const created = store.transaction(() => {
@@ -127,7 +123,9 @@ export class VpcIngressApi {
 
   listVpcIngressConnections(input: ApiInput): ApiOutput {
     validateInput('ListVpcIngressConnections', input);
-    const filter = (input.Filter as { ServiceArn?: string; VpcEndpointId?: string } | undefined) ?? {};
+    // Members sent as JSON null count as absent (the shape check skips nulls too).
+    const given = (input.Filter as { ServiceArn?: string | null; VpcEndpointId?: string | null } | null | undefined) ?? {};
+    const filter = { ServiceArn: given.ServiceArn ?? undefined, VpcEndpointId: given.VpcEndpointId ?? undefined };
     if (filter.ServiceArn !== undefined) {
       // Only the form is checked: a filter naming a service that is gone matches nothing.
       const parsed = parseArn(filter.ServiceArn);
@@ -148,8 +146,8 @@ export class VpcIngressApi {
       matching,
       (r) => r.key,
       `ListVpcIngressConnections ${filter.ServiceArn ?? ''} ${filter.VpcEndpointId ?? ''}`,
-      input.MaxResults as number | undefined,
-      input.NextToken as string | undefined,
+      (input.MaxResults as number | null | undefined) ?? undefined,
+      (input.NextToken as string | null | undefined) ?? undefined,
     );
     return {
       VpcIngressConnectionSummaryList: page.items.map(vpcIngressConnectionSummary),

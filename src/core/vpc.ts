@@ -14,7 +14,7 @@ import { invalidRequest, invalidState, notFound, showValue } from './errors.ts';
 import type { ArnContext } from './ids.ts';
 import { validationMessage } from './model/shape.ts';
 import { parseResourceArn, type ResourceRecord } from './resources.ts';
-import type { ServiceRecord } from './service.ts';
+import type { ServiceRecord, Tag } from './service.ts';
 import type { Store } from './store.ts';
 import { epochSeconds } from './time.ts';
 
@@ -99,6 +99,18 @@ export function awsIdListErrors(kind: AwsIdKind, values: readonly string[], path
     else errors.push(`Value ${showValue(value)} at '${at}' repeats '${path}.${first}.member'; list each ${AWS_ID_KINDS[kind].noun} once`);
   });
   return errors;
+}
+
+/**
+ * The tags a Create request gives (already of the right shape), upserted by key as TagResource
+ * does; a null list or a null Value counts as absent.
+ */
+export function tagsOf(given: unknown): Tag[] {
+  const byKey = new Map<string, Tag>();
+  for (const { Key, Value } of (given as { Key: string; Value?: string | null }[] | null | undefined) ?? []) {
+    byKey.set(Key, Value === null || Value === undefined ? { Key } : { Key, Value });
+  }
+  return [...byKey.values()];
 }
 
 /** Throws InvalidRequestException listing every message, as shape validation does. */

@@ -162,6 +162,17 @@ describe('VPC connectors', () => {
     assert.deepEqual((await api.client.send(new ListTagsForResourceCommand({ ResourceArn: second }))).Tags, []);
   });
 
+  test('members sent as JSON null count as absent', async () => {
+    const { VpcConnector: c } = (await api.call('CreateVpcConnector', { VpcConnectorName: 'conn-null', Subnets: [subnet(6)], SecurityGroups: null, Tags: null })) as {
+      VpcConnector: { VpcConnectorArn: string; SecurityGroups: string[] };
+    };
+    assert.deepEqual(c.SecurityGroups, []);
+    const listed = await api.call('ListVpcConnectors', { MaxResults: null, NextToken: null });
+    assert.deepEqual((listed.VpcConnectors as { VpcConnectorName: string }[]).map((x) => x.VpcConnectorName), ['conn-a', 'conn-b', 'conn-null']);
+    assert.equal(listed.NextToken, undefined);
+    await api.client.send(new DeleteVpcConnectorCommand({ VpcConnectorArn: c.VpcConnectorArn }));
+  });
+
   test('names are unique among ACTIVE connectors, and the quota refuses one more with 402', async () => {
     await rejects(api.client.send(new CreateVpcConnectorCommand({ VpcConnectorName: 'conn-a', Subnets: [subnet(9)] })), 'InvalidRequestException', /named 'conn-a' already exists/);
     await api.client.send(new CreateVpcConnectorCommand({ VpcConnectorName: 'conn-c', Subnets: [subnet(3)] }));
@@ -403,6 +414,8 @@ describe('VPC ingress connections', () => {
       byService.push(page.VpcIngressConnectionSummaryList?.length ?? 0);
     }
     assert.deepEqual(byService, [3, 1]);
+    const nulls = await api.call('ListVpcIngressConnections', { Filter: { ServiceArn: null, VpcEndpointId: null }, MaxResults: null, NextToken: null });
+    assert.equal((nulls.VpcIngressConnectionSummaryList as unknown[]).length, 4);
     const byEndpoint = await api.client.send(new ListVpcIngressConnectionsCommand({ Filter: { VpcEndpointId: endpoint(11) } }));
     assert.deepEqual(byEndpoint.VpcIngressConnectionSummaryList?.map((s) => s.VpcIngressConnectionArn?.split('/')[1]), ['ingress-q11']);
     const both = await api.client.send(new ListVpcIngressConnectionsCommand({ Filter: { ServiceArn: web.ServiceArn, VpcEndpointId: endpoint(12) } }));
