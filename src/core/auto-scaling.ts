@@ -4,9 +4,10 @@
  * account default, and the partial-ARN forms (`.../<name>`, `.../<name>/<revision>`) that name
  * the latest active revision of a name or one revision.
  */
-import { allRevisions, findRevision, type RevisionedData } from './configuration-revisions.ts';
+import { allRevisions, findRevision, isLatestRevision, type RevisionedData } from './configuration-revisions.ts';
 import type { ArnContext } from './ids.ts';
 import { resourceArn, type ResourceRecord } from './resources.ts';
+import type { ServiceRecord } from './service.ts';
 import { epochSeconds } from './time.ts';
 import type { Store } from './store.ts';
 
@@ -65,6 +66,19 @@ export function ascHasAssociatedService(store: Store, arn: string): boolean {
   return store.listLiveServices().some((s) => s.autoScalingConfigurationArn === arn);
 }
 
+/** The live services that use this revision, oldest first. */
+export function servicesUsingAutoScalingConfiguration(store: Store, arn: string): ServiceRecord[] {
+  return store.listLiveServices().filter((s) => s.autoScalingConfigurationArn === arn);
+}
+
+/**
+ * Whether this is the revision App Runner provides (`DefaultConfiguration/1/000...1`). The
+ * customer did not create it, so it does not count toward their quotas (§5.1).
+ */
+export function isProvidedAutoScalingConfiguration(record: AutoScalingConfigurationRecord): boolean {
+  return record.key.endsWith(`:autoscalingconfiguration/${DEFAULT_ASC_NAME}/1/${DEFAULT_ASC_ID}`);
+}
+
 /** `AutoScalingConfigurationSummary` (§3.8). */
 export function autoScalingConfigurationSummary(record: AutoScalingConfigurationRecord, hasAssociatedService: boolean): Record<string, unknown> {
   const d = record.data;
@@ -77,6 +91,11 @@ export function autoScalingConfigurationSummary(record: AutoScalingConfiguration
     HasAssociatedService: hasAssociatedService,
     IsDefault: d.isDefault,
   };
+}
+
+/** The full `AutoScalingConfiguration` output shape of a revision as the store has it now. */
+export function describeAutoScalingConfiguration(store: Store, record: AutoScalingConfigurationRecord): Record<string, unknown> {
+  return autoScalingConfigurationOutput(record, isLatestRevision(store, 'autoscalingconfiguration', record), ascHasAssociatedService(store, record.key));
 }
 
 /** The full `AutoScalingConfiguration` output shape. `latest`: no higher ACTIVE revision of the name exists. */

@@ -5,7 +5,7 @@
  * (`.../<name>/<revision>/<id>`), or partially: `.../<name>` is the latest ACTIVE revision,
  * `.../<name>/<revision>` that revision.
  */
-import { invalidRequest, notFound, showValue } from './errors.ts';
+import { BerthError, invalidRequest, notFound, showValue } from './errors.ts';
 import type { ArnContext } from './ids.ts';
 import { parseResourceArn, type ResourceRecord } from './resources.ts';
 import type { Store } from './store.ts';
@@ -62,6 +62,74 @@ export function findRevision<T extends RevisionedData>(store: Store, ctx: ArnCon
     ref.revision === undefined
       ? latestActiveRevision<T>(store, kind, ref.name)
       : allRevisions<T>(store, kind).find((r) => r.name === ref.name && r.data.revision === ref.revision && (ref.id === undefined || r.key === arn));
-  if (found === undefined) throw notFound(`No ${LABEL[kind]} ${showValue(arn)} exists in account ${ctx.accountId}, region ${ctx.region}`);
+  // Quoted whole, not shortened: the ARN parsed, so it is printable, and its end tells revisions apart.
+  if (found === undefined) throw notFound(`No ${LABEL[kind]} '${arn}' exists in account ${ctx.accountId}, region ${ctx.region}`);
   return found;
+}
+
+/** The ACTIVE revisions of a kind, ordered by name, then revision. */
+export function activeRevisions<T extends RevisionedData>(store: Store, kind: RevisionedKind): ResourceRecord<T>[] {
+  return allRevisions<T>(store, kind)
+    .filter((r) => r.data.status === 'ACTIVE')
+    .sort((a, b) => (a.name === b.name ? a.data.revision - b.data.revision : a.name < b.name ? -1 : 1));
+}
+
+/** App Runner's `Latest`: the revision is ACTIVE and no higher ACTIVE revision of its name exists. */
+export function isLatestRevision(store: Store, kind: RevisionedKind, record: ResourceRecord<RevisionedData>): boolean {
+  return record.data.status === 'ACTIVE' && latestActiveRevision(store, kind, record.name)?.key === record.key;
+}
+
+/**
+ * The number the next revision of a name gets: one past the highest ever given, deleted
+ * revisions included. Deleted revisions stay describable by `.../<name>/<revision>`, so a
+ * number is never given twice.
+ */
+export function nextRevisionNumber(store: Store, kind: RevisionedKind, name: string): number {
+  return allRevisions(store, kind)
+    .filter((r) => r.name === name)
+    .reduce((highest, r) => Math.max(highest, (r.data as RevisionedData).revision), 0) + 1;
+}
+
+/** The listing the List operations return: ACTIVE revisions, of one name if given, only the latest of each name when `latestOnly`. */
+export function listedRevisions<T extends RevisionedData>(store: Store, kind: RevisionedKind, name: string | undefined, latestOnly: boolean): ResourceRecord<T>[] {
+  const active = activeRevisions<T>(store, kind).filter((r) => name === undefined || r.name === name);
+  // Sorted by name then revision, so the last of each run of a name is its latest.
+  return latestOnly ? active.filter((r, i) => active[i + 1]?.name !== r.name) : active;
+}
+
+export interface RevisionQuotas {
+  /** How many names may have an ACTIVE revision. */
+  names: number;
+  /** How many ACTIVE revisions one name may have. */
+  revisionsPerName: number;
+}
+
+/**
+ * Refuses (ServiceQuotaExceededException) a new revision of `name` that would exceed the
+ * quotas (app-runner-api.md §5.1). `counted` are the ACTIVE revisions that count toward them.
+ */
+export function assertRevisionQuotas(kind: RevisionedKind, counted: readonly ResourceRecord<RevisionedData>[], name: string, quotas: RevisionQuotas): void {
+  const revisions = counted.filter((r) => r.name === name).length;
+  if (revisions === 0 && new Set(counted.map((r) => r.name)).size >= quotas.names) {
+    throw new BerthError(
+      'ServiceQuotaExceededException',
+      `You have reached the quota of ${quotas.names} ${LABEL[kind]} names; delete every revision of one you no longer need to create ${showValue(name)}, or add a revision to an existing name`,
+    );
+  }
+  if (revisions >= quotas.revisionsPerName) {
+    throw new BerthError(
+      'ServiceQuotaExceededException',
+      `The ${LABEL[kind]} ${showValue(name)} has reached the quota of ${quotas.revisionsPerName} active revisions; delete an old revision to create another`,
+    );
+  }
+}
+
+/** A revision as deleted: INACTIVE, no longer live, kept to be described. */
+export function deletedRevision<T extends RevisionedData>(record: ResourceRecord<T>, now: number): ResourceRecord<T> {
+  return { ...record, live: false, data: { ...record.data, status: 'INACTIVE', deletedAt: now } };
+}
+
+/** The label messages use for a kind: `auto scaling configuration`, `observability configuration`. */
+export function revisionedLabel(kind: RevisionedKind): string {
+  return LABEL[kind];
 }

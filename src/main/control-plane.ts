@@ -22,6 +22,8 @@ import type { Store } from '../core/store.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
 import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
+import { AutoScalingApi } from '../control/auto-scaling-api.ts';
+import { ObservabilityApi } from '../control/observability-api.ts';
 import { ServiceApi } from '../control/service-api.ts';
 import { TagApi } from '../control/tag-api.ts';
 import { VpcConnectorApi } from '../control/vpc-connector-api.ts';
@@ -131,6 +133,8 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
   return {
     ...new ServiceApi(context).handlers(),
     ...new TagApi(context).handlers(),
+    ...new AutoScalingApi(context).handlers(),
+    ...new ObservabilityApi(context).handlers(),
     ...new VpcConnectorApi(context).handlers(),
     ...new VpcIngressApi(context).handlers(),
   };
