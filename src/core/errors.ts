@@ -20,6 +20,8 @@ export const ERRORS = {
   InvalidSignatureException: 403,
   UnrecognizedClientException: 403,
   AccessDeniedException: 403,
+  // A session's temporary credentials outlived their Expiration (STS answers 400 too).
+  ExpiredTokenException: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

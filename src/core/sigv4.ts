@@ -1,7 +1,8 @@
 /**
  * @module
  * AWS Signature Version 4 verification for requests signed in the `Authorization` header, as
- * the App Runner clients send them (app-runner-api.md §1.5). Pure: the caller hands over the
+ * the App Runner clients send them (app-runner-api.md §1.5), and signing for Berth's own
+ * client (`berth iam`) with the same canonical-request code. Pure: the caller hands over the
  * request's parts, the clock's time and a way to look a secret up; nothing here does I/O.
  *
  * Reference: "Create a signed AWS API request" (AWS IAM user guide, Signature Version 4).
@@ -218,6 +219,54 @@ export function verifySignature<C extends { secret: string }>(request: VerifyReq
   const verified: VerifiedSignature<C> = { accessKeyId: auth.accessKeyId, scope, credential, signedAt };
   if (securityToken !== undefined) verified.securityToken = securityToken;
   return verified;
+}
+
+export interface SigningCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** For temporary credentials: sent (and signed) as X-Amz-Security-Token. */
+  sessionToken?: string;
+}
+
+export interface SignRequest {
+  method: string;
+  /** `host[:port]` exactly as the Host header will carry it. */
+  host: string;
+  /** Already percent-encoded, without the query. */
+  path: string;
+  /** The raw query string without `?`; default none. */
+  query?: string;
+  /** Headers to send and sign besides those added here; names in any case. */
+  headers: Readonly<Record<string, string>>;
+  body: Buffer | string;
+  credentials: SigningCredentials;
+  region: string;
+  service: string;
+  now: Date;
+}
+
+/**
+ * Signs a request as the AWS SDKs do and returns every header to send: the given ones plus
+ * `host`, `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token` (with session
+ * credentials) and `authorization`. Every header returned but `authorization` is signed.
+ */
+export function signRequest(request: SignRequest): Record<string, string> {
+  const amzDate = formatAmzDate(request.now);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  headers.host = request.host;
+  headers['x-amz-date'] = amzDate;
+  const payloadHash = sha256Hex(request.body);
+  headers['x-amz-content-sha256'] = payloadHash;
+  if (request.credentials.sessionToken !== undefined) headers['x-amz-security-token'] = request.credentials.sessionToken;
+  delete headers.authorization;
+
+  const signedHeaders = Object.keys(headers).sort();
+  const scope: CredentialScope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
+  const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query ?? '', headers, signedHeaders, payloadHash });
+  const signature = computeSignature(request.credentials.secretAccessKey, scope, stringToSign(amzDate, scope, canonical));
+  headers.authorization = `${SIGV4_ALGORITHM} Credential=${request.credentials.accessKeyId}/${credentialScopeString(scope)}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+  return headers;
 }
 
 export interface CanonicalRequestParts {

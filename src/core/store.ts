@@ -3,6 +3,7 @@
  * The store: Berth's desired state. Synchronous because the default store is embedded SQLite
  * (no round trips); every multi-step change goes through `transaction`.
  */
+import type { AccessKeyRecord, PlaintextAccessKeyRecord, SessionRecord, UserPolicyRecord, UserRecord } from './iam.ts';
 import type { OperationRecord } from './operation.ts';
 import type { ResourceKind, ResourceRecord } from './resources.ts';
 import type { RevisionSpec, ServiceConfig, ServiceRecord, Tag } from './service.ts';
@@ -16,14 +17,6 @@ export interface RevisionRecord {
   /** The service's configuration and auto scaling when the revision was made: a rollback restores them. */
   config: ServiceConfig;
   autoScaling: { arn: string; minSize: number; maxConcurrency: number; maxSize: number };
-  createdAt: number;
-}
-
-export interface AccessKeyRecord {
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** Who the key belongs to, e.g. `admin`. */
-  principal: string;
   createdAt: number;
 }
 
@@ -68,8 +61,34 @@ export interface Store {
   /** Replaces the tags of a resource; an empty list removes them. */
   setTags(arn: string, tags: readonly Tag[]): void;
 
-  insertAccessKey(key: AccessKeyRecord): void;
+  // Access control (docs/access-control.md): users, their inline policies, access keys, sessions.
+  insertUser(user: UserRecord): void;
+  getUser(id: string): UserRecord | undefined;
+  /** By name without regard to case: IAM user names are unique that way. */
+  findUserByName(name: string): UserRecord | undefined;
+  /** Every user, by name. */
+  listUsers(): UserRecord[];
+  /** Forgets a user; its policies and keys must be gone first. */
+  deleteUser(id: string): void;
+  /** Inserts a policy or replaces the user's policy of the same name (without regard to case). */
+  putUserPolicy(policy: UserPolicyRecord): void;
+  getUserPolicy(userId: string, name: string): UserPolicyRecord | undefined;
+  /** A user's inline policies, by name. */
+  listUserPolicies(userId: string): UserPolicyRecord[];
+  deleteUserPolicy(userId: string, name: string): void;
+  /** Inserts or replaces an access key (by id). */
+  putAccessKey(key: AccessKeyRecord): void;
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;
+  /** A user's access keys, oldest first. */
+  listAccessKeys(userId: string): AccessKeyRecord[];
+  /** Forgets an access key and every session it minted. */
+  deleteAccessKey(accessKeyId: string): void;
+  /** Keys stored before access control, secret in plaintext, not yet converted. */
+  listPlaintextAccessKeys(): PlaintextAccessKeyRecord[];
+  insertSession(session: SessionRecord): void;
+  getSession(accessKeyId: string): SessionRecord | undefined;
+  /** Forgets sessions that expired before `time` (epoch ms). */
+  deleteSessionsExpiredBefore(time: number): void;
 
   close(): void;
 }

@@ -12,9 +12,17 @@ import { writeAwsProfileFiles } from '../adapters/local-files/aws-profile-files.
 import { loadOrCreateMasterKey } from '../adapters/local-files/master-key.ts';
 import { NetworkProber } from '../adapters/probe/network-prober.ts';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
-import { systemClock } from '../core/clock.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { ensureDefaultAutoScalingConfiguration } from '../core/auto-scaling.ts';
 import { berthPaths, type BerthConfig } from '../core/config.ts';
+import {
+  accessKeySecretContext,
+  ADMIN_POLICY_DOCUMENT,
+  ADMIN_POLICY_NAME,
+  ADMIN_USER_NAME,
+  newUserId,
+  type UserRecord,
+} from '../core/iam.ts';
 import { newAccessKey, newHexId } from '../core/ids.ts';
 import type { ContainerRuntime } from '../core/runtime.ts';
 import { SecretBox } from '../core/secret-box.ts';
@@ -22,6 +30,8 @@ import type { Store } from '../core/store.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
 import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
+import { Authorizer } from '../control/authorizer.ts';
+import { IamApi, type CallerOperationHandlers } from '../control/iam-api.ts';
 import { AutoScalingApi } from '../control/auto-scaling-api.ts';
 import { ObservabilityApi } from '../control/observability-api.ts';
 import { ServiceApi } from '../control/service-api.ts';
@@ -38,33 +48,84 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** Creates the installation's id and administrator key once; later starts reuse them. */
-export function ensureInstallation(store: Store, config: BerthConfig): { installationId: string } {
+/**
+ * Creates the installation once: its id, the `admin` user with a policy allowing everything,
+ * and that user's first access key (secret sealed). Keys stored before access control existed
+ * (the administrator's, in plaintext) are sealed and given to `admin` here, never dropped.
+ * At every start the administrator key is written to the AWS profile files again, unless it
+ * has since been deleted (then `adminKeyGone` is true and the files are left as they are).
+ */
+export function ensureInstallation(store: Store, config: BerthConfig, secrets: SecretBox, clock: Clock = systemClock): { installationId: string; adminKeyGone: boolean } {
   const paths = berthPaths(config.home);
   return store.transaction(() => {
+    const now = clock.now();
     let installationId = store.getMeta('installation-id');
     if (installationId === undefined) {
       installationId = newHexId();
       store.setMeta('installation-id', installationId);
-      store.setMeta('created-at', String(Date.now()));
+      store.setMeta('created-at', String(now));
+      const admin = createAdministrator(store, now);
       const key = newAccessKey();
-      store.insertAccessKey({ ...key, principal: 'admin', createdAt: Date.now() });
+      store.putAccessKey({
+        accessKeyId: key.accessKeyId,
+        userId: admin.id,
+        status: 'Active',
+        sealedSecret: secrets.seal(key.secretAccessKey, accessKeySecretContext(key.accessKeyId)),
+        createdAt: now,
+      });
       store.setMeta('admin-access-key-id', key.accessKeyId);
     }
-    ensureDefaultAutoScalingConfiguration(store, config, Date.now());
-    const adminKey = store.getAccessKey(store.getMeta('admin-access-key-id') ?? '');
-    if (adminKey === undefined) throw new Error(`the store in ${config.home} has no administrator key; it is damaged`);
+    const plaintext = store.listPlaintextAccessKeys();
+    if (plaintext.length > 0) {
+      const admin = store.findUserByName(ADMIN_USER_NAME) ?? createAdministrator(store, now);
+      for (const key of plaintext) {
+        // The same id and secret, so every client configured with the key keeps working.
+        store.putAccessKey({
+          accessKeyId: key.accessKeyId,
+          userId: admin.id,
+          status: 'Active',
+          sealedSecret: secrets.seal(key.secretAccessKey, accessKeySecretContext(key.accessKeyId)),
+          createdAt: key.createdAt,
+        });
+      }
+    }
+    ensureDefaultAutoScalingConfiguration(store, config, now);
+    const adminKeyId = store.getMeta('admin-access-key-id') ?? '';
+    const adminKey = store.getAccessKey(adminKeyId);
+    if (adminKey === undefined) return { installationId, adminKeyGone: true };
+    let secretAccessKey: string;
+    try {
+      secretAccessKey = secrets.open(adminKey.sealedSecret, accessKeySecretContext(adminKeyId));
+    } catch {
+      throw new Error(`the administrator key ${adminKeyId} in ${paths.database} does not open with the master key ${paths.masterKey}; restore the master key the store was made with`);
+    }
     // Rewritten at every start, so the files always match the store and the region configured.
-    writeAwsProfileFiles(paths, adminKey, config.region);
-    return { installationId };
+    writeAwsProfileFiles(paths, { accessKeyId: adminKeyId, secretAccessKey }, config.region);
+    return { installationId, adminKeyGone: false };
   });
 }
 
-export async function startControlPlane(config: BerthConfig, options: { runtime?: ContainerRuntime } = {}): Promise<ControlPlane> {
+function createAdministrator(store: Store, now: number): UserRecord {
+  const admin: UserRecord = { id: newUserId(), name: ADMIN_USER_NAME, createdAt: now };
+  store.insertUser(admin);
+  store.putUserPolicy({ userId: admin.id, name: ADMIN_POLICY_NAME, document: ADMIN_POLICY_DOCUMENT });
+  return admin;
+}
+
+export interface ControlPlaneOptions {
+  runtime?: ContainerRuntime;
+  /** The time everything in the control plane goes by (tests move it forward to expire sessions). */
+  clock?: Clock;
+}
+
+export async function startControlPlane(config: BerthConfig, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const paths = berthPaths(config.home);
+  const clock = options.clock ?? systemClock;
   mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore(paths.database);
-  const { installationId } = ensureInstallation(store, config);
+  const secrets = new SecretBox(loadOrCreateMasterKey(paths.masterKey));
+  const { installationId, adminKeyGone } = ensureInstallation(store, config, secrets, clock);
+  if (adminKeyGone) log('warn', 'control-plane', `the administrator key in ${paths.credentials} has been deleted; the file is left as it is (it no longer works)`);
   const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.docker.socket, installationId });
 
   const feed = new RouteFeed();
@@ -75,7 +136,7 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
     store,
     runtime,
     health,
-    clock: systemClock,
+    clock,
     options: {
       intervalMs: config.reconcile.intervalMs,
       startupTimeoutMs: config.reconcile.startupTimeoutSeconds * 1000,
@@ -88,23 +149,22 @@ export async function startControlPlane(config: BerthConfig, options: { runtime?
   onHealthChange.to = reconciler;
   const context: ApiContext = {
     store,
-    clock: systemClock,
+    clock,
     arn: { region: config.region, accountId: config.accountId },
     domain: config.domain,
     quotas: config.quotas,
-    secrets: new SecretBox(loadOrCreateMasterKey(paths.masterKey)),
+    secrets,
     onChange: () => reconciler.wake(),
   };
   const unsubscribe = logApiRequests();
 
+  const authorizer = new Authorizer({ store, secrets, arn: context.arn });
   const api = createApiServer({
     targets: { AppRunner: appRunnerHandlers(context), Berth: berthHandlers(context) },
     region: config.region,
-    lookupSecret: (id) => {
-      const key = store.getAccessKey(id);
-      return key === undefined ? undefined : { secret: key.secretAccessKey, principal: key.principal };
-    },
-    clock: systemClock,
+    lookupSecret: (id) => authorizer.credential(id),
+    authorize: (caller, target, input) => authorizer.authorize(caller, target, input),
+    clock,
   });
   const control = createControlServer(feed);
   rmSync(paths.controlSocket, { force: true });
@@ -141,9 +201,10 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
 }
 
 /** Berth's own operations (target prefix `Berth`): access control and extensions. */
-function berthHandlers(context: ApiContext): OperationHandlers {
-  void context;
-  return {};
+function berthHandlers(context: ApiContext): CallerOperationHandlers {
+  return {
+    ...new IamApi(context).handlers(),
+  };
 }
 
 function listen(server: Server, port: number | string, host?: string): Promise<number> {

@@ -12,7 +12,7 @@ import { Sha256Js } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { BerthError, type ErrorCode } from '../../src/core/errors.ts';
-import { parseAuthorization, verifySignature, type RequestHeaders, type VerifiedSignature } from '../../src/core/sigv4.ts';
+import { parseAuthorization, signRequest, verifySignature, type RequestHeaders, type VerifiedSignature } from '../../src/core/sigv4.ts';
 
 const REGION = 'us-east-1';
 const KEY = { accessKeyId: 'AKIDBERTHTEST0000001', secretAccessKey: 'berth/secret+key/0123456789abcdefABCDEF' };
@@ -411,5 +411,37 @@ describe('signatures from real clients over a socket', () => {
     assert.equal(code, 0, output);
     assert.deepEqual(JSON.parse(output), { ServiceSummaryList: [] });
     assert.equal(verifying.verified.at(-1)?.securityToken, 'cli-session-token');
+  });
+});
+
+describe('signRequest (the berth CLI\'s signer)', () => {
+  const ownSigned = (sessionToken?: string): SignedRequest => ({
+    path: '/',
+    query: '',
+    body: BODY,
+    headers: signRequest({
+      method: 'POST',
+      host: HOST,
+      path: '/',
+      headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'AppRunner.ListServices' },
+      body: BODY,
+      credentials: { ...KEY, ...(sessionToken === undefined ? {} : { sessionToken }) },
+      region: REGION,
+      service: 'apprunner',
+      now: SIGNED_AT,
+    }),
+  });
+
+  it('makes the very signature the AWS SDK\'s signer makes for the same request', async () => {
+    const smithy = await sign({ headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AppRunner.ListServices', host: HOST }, applyChecksum: true });
+    assert.equal(ownSigned().headers.authorization, smithy.headers.authorization);
+    const smithySession = await sign({ headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AppRunner.ListServices', host: HOST }, applyChecksum: true, sessionToken: 'tok/en+=' });
+    assert.equal(ownSigned('tok/en+=').headers.authorization, smithySession.headers.authorization);
+  });
+
+  it('is accepted by verifySignature, session token included, and a changed body is not', () => {
+    assert.equal(verify(ownSigned()).accessKeyId, KEY.accessKeyId);
+    assert.equal(verify(ownSigned('tok')).securityToken, 'tok');
+    assertRefused(() => verify(ownSigned(), { body: Buffer.from('{"MaxResults":6}') }), 'InvalidSignatureException');
   });
 });

@@ -79,4 +79,34 @@ export const MIGRATIONS: readonly string[] = [
   -- A running service serves the revision it runs.
   UPDATE services SET body = json_set(body, '$.servingRevisionId', json_extract(body, '$.revisionId')) WHERE status = 'RUNNING';
   `,
+  // 3: access control. Users (names unique without regard to case, as in IAM), their inline
+  // policies, and session credentials. Access keys gain their user: the rows already there
+  // hold the administrator's key in plaintext and keep user_id NULL until the control plane,
+  // which alone has the master key, seals them and gives them their user at start.
+  `
+  CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    created_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE user_policies (
+    user_id  TEXT NOT NULL REFERENCES users(id),
+    name     TEXT NOT NULL COLLATE NOCASE,
+    body     TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+  ) STRICT;
+
+  ALTER TABLE access_keys ADD COLUMN user_id TEXT REFERENCES users(id);
+  CREATE INDEX access_keys_by_user ON access_keys(user_id);
+
+  CREATE TABLE sessions (
+    access_key_id         TEXT PRIMARY KEY,
+    parent_access_key_id  TEXT NOT NULL REFERENCES access_keys(access_key_id),
+    expires_at            INTEGER NOT NULL,
+    body                  TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sessions_by_parent ON sessions(parent_access_key_id);
+  `,
 ];

@@ -7,7 +7,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { OperationRecord } from '../../core/operation.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/resources.ts';
 import type { ServiceRecord, Tag } from '../../core/service.ts';
-import type { AccessKeyRecord, RevisionRecord, Store } from '../../core/store.ts';
+import type { AccessKeyRecord, PlaintextAccessKeyRecord, SessionRecord, UserPolicyRecord, UserRecord } from '../../core/iam.ts';
+import type { RevisionRecord, Store } from '../../core/store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -161,12 +162,85 @@ export class SqliteStore implements Store {
     else this.#stmt('INSERT INTO tags (arn, body) VALUES (?, ?) ON CONFLICT (arn) DO UPDATE SET body = excluded.body').run(arn, JSON.stringify(tags));
   }
 
-  insertAccessKey(key: AccessKeyRecord): void {
-    this.#stmt('INSERT INTO access_keys (access_key_id, body) VALUES (?, ?)').run(key.accessKeyId, JSON.stringify(key));
+  // Access control: users, inline policies, access keys, sessions.
+  insertUser(user: UserRecord): void {
+    this.#stmt('INSERT INTO users (id, name, created_at, body) VALUES (?, ?, ?, ?)').run(user.id, user.name, user.createdAt, JSON.stringify(user));
+  }
+
+  getUser(id: string): UserRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM users WHERE id = ?').get(id));
+  }
+
+  findUserByName(name: string): UserRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM users WHERE name = ?').get(name));
+  }
+
+  listUsers(): UserRecord[] {
+    return this.#stmt('SELECT body FROM users ORDER BY name, id').all().map((r) => parse(r) as UserRecord);
+  }
+
+  deleteUser(id: string): void {
+    this.#stmt('DELETE FROM users WHERE id = ?').run(id);
+  }
+
+  putUserPolicy(policy: UserPolicyRecord): void {
+    this.#stmt(
+      `INSERT INTO user_policies (user_id, name, body) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, name) DO UPDATE SET name = excluded.name, body = excluded.body`,
+    ).run(policy.userId, policy.name, JSON.stringify(policy));
+  }
+
+  getUserPolicy(userId: string, name: string): UserPolicyRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM user_policies WHERE user_id = ? AND name = ?').get(userId, name));
+  }
+
+  listUserPolicies(userId: string): UserPolicyRecord[] {
+    return this.#stmt('SELECT body FROM user_policies WHERE user_id = ? ORDER BY name').all(userId).map((r) => parse(r) as UserPolicyRecord);
+  }
+
+  deleteUserPolicy(userId: string, name: string): void {
+    this.#stmt('DELETE FROM user_policies WHERE user_id = ? AND name = ?').run(userId, name);
+  }
+
+  putAccessKey(key: AccessKeyRecord): void {
+    this.#stmt(
+      `INSERT INTO access_keys (access_key_id, user_id, body) VALUES (?, ?, ?)
+       ON CONFLICT (access_key_id) DO UPDATE SET user_id = excluded.user_id, body = excluded.body`,
+    ).run(key.accessKeyId, key.userId, JSON.stringify(key));
   }
 
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
-    return parse(this.#stmt('SELECT body FROM access_keys WHERE access_key_id = ?').get(accessKeyId));
+    return parse(this.#stmt('SELECT body FROM access_keys WHERE access_key_id = ? AND user_id IS NOT NULL').get(accessKeyId));
+  }
+
+  listAccessKeys(userId: string): AccessKeyRecord[] {
+    return this.#stmt('SELECT body FROM access_keys WHERE user_id = ? ORDER BY rowid').all(userId).map((r) => parse(r) as AccessKeyRecord);
+  }
+
+  deleteAccessKey(accessKeyId: string): void {
+    this.#stmt('DELETE FROM sessions WHERE parent_access_key_id = ?').run(accessKeyId);
+    this.#stmt('DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId);
+  }
+
+  listPlaintextAccessKeys(): PlaintextAccessKeyRecord[] {
+    return this.#stmt('SELECT body FROM access_keys WHERE user_id IS NULL ORDER BY rowid').all().map((r) => {
+      const { accessKeyId, secretAccessKey, createdAt } = parse(r) as PlaintextAccessKeyRecord;
+      return { accessKeyId, secretAccessKey, createdAt };
+    });
+  }
+
+  insertSession(session: SessionRecord): void {
+    this.#stmt('INSERT INTO sessions (access_key_id, parent_access_key_id, expires_at, body) VALUES (?, ?, ?, ?)').run(
+      session.accessKeyId, session.parentAccessKeyId, session.expiresAt, JSON.stringify(session),
+    );
+  }
+
+  getSession(accessKeyId: string): SessionRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM sessions WHERE access_key_id = ?').get(accessKeyId));
+  }
+
+  deleteSessionsExpiredBefore(time: number): void {
+    this.#stmt('DELETE FROM sessions WHERE expires_at < ?').run(time);
   }
 
   close(): void {

@@ -3,6 +3,11 @@
  * The App Runner endpoint: AWS JSON 1.0 over HTTP (`POST /`, `X-Amz-Target: AppRunner.<Op>`,
  * body a JSON object), SigV4-verified, errors as `{"__type", "Message"}` with the catalog's
  * HTTP status (app-runner-api.md §1). Never an error inside a 200.
+ *
+ * Every request passes, in order: the signature (the key must be known and Active), the
+ * security token (required for session keys, refused for long-term ones), the operation's
+ * existence, the JSON body, and authorization; only then does the handler run, with the
+ * caller beside its input (docs/access-control.md).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -11,8 +16,10 @@ import { BerthError, showValue } from '../../core/errors.ts';
 import { isPlainObject } from '../../core/model/shape.ts';
 import { verifySignature } from '../../core/sigv4.ts';
 import type { Clock } from '../../core/clock.ts';
+import { checkSecurityToken, type Caller, type CallerCredential } from '../../core/iam.ts';
 
-export type Handler = (input: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
+/** An operation: its input, and who calls it (for the few that act on the caller). */
+export type Handler = (input: Record<string, unknown>, caller: Caller) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface ApiServerOptions {
   /**
@@ -21,8 +28,17 @@ export interface ApiServerOptions {
    */
   targets: Readonly<Record<string, Readonly<Record<string, Handler>>>>;
   region: string;
-  /** The secret of an access key id, or undefined when the key is unknown. */
-  lookupSecret: (accessKeyId: string) => { secret: string; principal: string } | undefined;
+  /**
+   * The credential behind an access key id (its secret, the caller it stands for and, for
+   * temporary credentials, the session's token hash and expiry); undefined when no usable key
+   * has that id.
+   */
+  lookupSecret: (accessKeyId: string) => CallerCredential | undefined;
+  /**
+   * Throws (AccessDeniedException) unless `caller` may call `target` (`<prefix>.<operation>`)
+   * with `input`; runs after the signature is verified and before the handler.
+   */
+  authorize: (caller: Caller, target: string, input: Record<string, unknown>) => void;
   clock: Clock;
   /** Largest request body accepted. */
   maxBodyBytes?: number;
@@ -36,6 +52,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   const requestId = randomUUID();
   const started = performance.now();
   let operation = '';
+  let user: string | undefined;
   let status = 200;
   let payload: Record<string, unknown>;
   try {
@@ -44,19 +61,25 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     }
     const body = await readBody(req, options.maxBodyBytes ?? 4 * 1024 * 1024);
     const target = headerValue(req, 'x-amz-target');
+    const now = options.clock.now();
     const verified = verifySignature({
       method: req.method,
       path: '/',
       query: (req.url ?? '').split('?')[1] ?? '',
       headers: req.headers,
       body,
-      now: new Date(options.clock.now()),
+      now: new Date(now),
       lookupSecret: options.lookupSecret,
       expectedService: 'apprunner',
       expectedRegion: options.region,
     });
-    void verified;
-    const [prefix = '', name = ''] = (target ?? '').split('.', 2);
+    checkSecurityToken(verified.credential, verified.securityToken, now);
+    const caller = verified.credential.caller;
+    user = caller.userArn;
+    // Everything after the first dot is the operation: `AppRunner.A.B` names no operation.
+    const dot = (target ?? '').indexOf('.');
+    const prefix = dot === -1 ? '' : (target ?? '').slice(0, dot);
+    const name = dot === -1 ? '' : (target ?? '').slice(dot + 1);
     const handlers = Object.hasOwn(options.targets, prefix) ? options.targets[prefix] : undefined;
     const handler = handlers !== undefined && Object.hasOwn(handlers, name) ? handlers[name] : undefined;
     if (handler === undefined) {
@@ -64,7 +87,9 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
       throw new BerthError('UnknownOperationException', `Unknown operation ${showValue(target ?? '(no X-Amz-Target header)')}; expected ${expected}`);
     }
     operation = target ?? '';
-    payload = await handler(parseJsonObject(body));
+    const input = parseJsonObject(body);
+    options.authorize(caller, operation, input);
+    payload = await handler(input, caller);
   } catch (error) {
     const failure = error instanceof BerthError ? error : internalError(error);
     status = failure.status;
@@ -79,7 +104,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
   });
   res.end(text);
   if (requestChannel.hasSubscribers) {
-    requestChannel.publish({ requestId, operation, status, error: status === 200 ? undefined : payload.__type, ms: performance.now() - started });
+    requestChannel.publish({ requestId, operation, user, status, error: status === 200 ? undefined : payload.__type, ms: performance.now() - started });
   }
 }
 
