@@ -32,6 +32,8 @@ import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
 import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
 import { Authorizer } from '../control/authorizer.ts';
 import { IamApi, type CallerOperationHandlers } from '../control/iam-api.ts';
+import { ConnectionApi } from '../control/connection-api.ts';
+import { CustomDomainApi } from '../control/custom-domain-api.ts';
 import { AutoScalingApi } from '../control/auto-scaling-api.ts';
 import { ObservabilityApi } from '../control/observability-api.ts';
 import { ServiceApi } from '../control/service-api.ts';
@@ -193,6 +195,8 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
   return {
     ...new ServiceApi(context).handlers(),
     ...new TagApi(context).handlers(),
+    ...new ConnectionApi(context).handlers(),
+    ...new CustomDomainApi(context).handlers(),
     ...new AutoScalingApi(context).handlers(),
     ...new ObservabilityApi(context).handlers(),
     ...new VpcConnectorApi(context).handlers(),
@@ -204,6 +208,7 @@ function appRunnerHandlers(context: ApiContext): OperationHandlers {
 function berthHandlers(context: ApiContext): CallerOperationHandlers {
   return {
     ...new IamApi(context).handlers(),
+    ...new ConnectionApi(context).extensionHandlers(),
   };
 }
 

@@ -165,7 +165,8 @@ export const INPUT_SHAPES: Readonly<Record<string, Shape>> = {
   UpdateDefaultAutoScalingConfiguration: struct({ AutoScalingConfigurationArn: ARN }, ['AutoScalingConfigurationArn']),
 
   // Connections (§2.3).
-  CreateConnection: struct({ ConnectionName: CONFIGURATION_NAME, ProviderType: str(), Tags: TAGS }, ['ConnectionName', 'ProviderType']),
+  // ProviderType: App Runner's GITHUB and BITBUCKET, and Berth's own values for any other git host.
+  CreateConnection: struct({ ConnectionName: CONFIGURATION_NAME, ProviderType: str({ enum: ['GITHUB', 'BITBUCKET', 'GITLAB', 'GITEA', 'GIT'] }), Tags: TAGS }, ['ConnectionName', 'ProviderType']),
   DeleteConnection: struct({ ConnectionArn: ARN }, ['ConnectionArn']),
   ListConnections: struct({ ConnectionName: CONFIGURATION_NAME, MaxResults: MAX_RESULTS_100, NextToken: NEXT_TOKEN }),
 
