@@ -394,10 +394,11 @@ describe('VPC ingress connections', () => {
     // ingress-a is live; three more reach the quota of 4.
     const made: string[] = [];
     for (const n of [10, 11, 12]) made.push((await createIngress(`ingress-q${n}`, web.ServiceArn ?? '', endpoint(n))).VpcIngressConnectionArn ?? '');
+    // Settled first, so that the reconciler changes nothing while the refusal is checked.
+    for (const one of made) await waitForIngressStatus(one, 'AVAILABLE');
     const before = api.dump();
     await rejects(createIngress('ingress-q13', web.ServiceArn ?? '', endpoint(13)), 'ServiceQuotaExceededException', /quota of 4 VPC ingress connections/, 402);
     assert.equal(api.dump(), before);
-    for (const made1 of made) await waitForIngressStatus(made1, 'AVAILABLE');
   });
 
   test('ListVpcIngressConnections pages through live connections and filters by service and endpoint', async () => {
