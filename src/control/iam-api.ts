@@ -63,8 +63,8 @@ export class IamApi {
     };
   }
 
-  createUser(input: ApiInput): ApiOutput {
-    validate('CreateUser', input);
+  createUser(raw: ApiInput): ApiOutput {
+    const input = validate('CreateUser', raw);
     const { store, clock } = this.#ctx;
     const name = input.UserName as string;
     const user = store.transaction(() => {
@@ -80,19 +80,19 @@ export class IamApi {
     return { User: this.#userOutput(user) };
   }
 
-  getUser(input: ApiInput, caller: Caller): ApiOutput {
-    validate('GetUser', input);
+  getUser(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('GetUser', raw);
     return { User: this.#userOutput(this.#user(input.UserName as string | undefined, caller)) };
   }
 
-  listUsers(input: ApiInput): ApiOutput {
-    validate('ListUsers', input);
+  listUsers(raw: ApiInput): ApiOutput {
+    const input = validate('ListUsers', raw);
     const page = paginate(this.#ctx.store.listUsers(), (u) => u.id, 'ListUsers', input.MaxResults as number | undefined, input.NextToken as string | undefined);
     return { Users: page.items.map((u) => this.#userOutput(u)), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
 
-  deleteUser(input: ApiInput, caller: Caller): ApiOutput {
-    validate('DeleteUser', input);
+  deleteUser(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('DeleteUser', raw);
     const { store } = this.#ctx;
     store.transaction(() => {
       const user = this.#user(input.UserName as string, caller);
@@ -114,8 +114,8 @@ export class IamApi {
     return {};
   }
 
-  createAccessKey(input: ApiInput, caller: Caller): ApiOutput {
-    validate('CreateAccessKey', input);
+  createAccessKey(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('CreateAccessKey', raw);
     const { store, clock, secrets } = this.#ctx;
     const { accessKeyId, secretAccessKey } = newAccessKey();
     const { user, key } = store.transaction(() => {
@@ -141,15 +141,15 @@ export class IamApi {
     return { AccessKey: { ...this.#keyOutput(user, key), SecretAccessKey: secretAccessKey } };
   }
 
-  listAccessKeys(input: ApiInput, caller: Caller): ApiOutput {
-    validate('ListAccessKeys', input);
+  listAccessKeys(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('ListAccessKeys', raw);
     const user = this.#user(input.UserName as string | undefined, caller);
     const page = paginate(this.#ctx.store.listAccessKeys(user.id), (k) => k.accessKeyId, `ListAccessKeys ${user.id}`, input.MaxResults as number | undefined, input.NextToken as string | undefined);
     return { AccessKeyMetadata: page.items.map((k) => this.#keyOutput(user, k)), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
 
-  updateAccessKey(input: ApiInput, caller: Caller): ApiOutput {
-    validate('UpdateAccessKey', input);
+  updateAccessKey(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('UpdateAccessKey', raw);
     const { store } = this.#ctx;
     store.transaction(() => {
       const { key } = this.#accessKey(input, caller);
@@ -158,8 +158,8 @@ export class IamApi {
     return {};
   }
 
-  deleteAccessKey(input: ApiInput, caller: Caller): ApiOutput {
-    validate('DeleteAccessKey', input);
+  deleteAccessKey(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('DeleteAccessKey', raw);
     const { store } = this.#ctx;
     store.transaction(() => {
       const { key } = this.#accessKey(input, caller);
@@ -168,8 +168,8 @@ export class IamApi {
     return {};
   }
 
-  putUserPolicy(input: ApiInput): ApiOutput {
-    validate('PutUserPolicy', input);
+  putUserPolicy(raw: ApiInput): ApiOutput {
+    const input = validate('PutUserPolicy', raw);
     const { store } = this.#ctx;
     const name = input.PolicyName as string;
     const document = input.PolicyDocument as string;
@@ -189,21 +189,21 @@ export class IamApi {
     return {};
   }
 
-  getUserPolicy(input: ApiInput): ApiOutput {
-    validate('GetUserPolicy', input);
+  getUserPolicy(raw: ApiInput): ApiOutput {
+    const input = validate('GetUserPolicy', raw);
     const { user, policy } = this.#policy(input);
     return { UserName: user.name, PolicyName: policy.name, PolicyDocument: policy.document };
   }
 
-  listUserPolicies(input: ApiInput): ApiOutput {
-    validate('ListUserPolicies', input);
+  listUserPolicies(raw: ApiInput): ApiOutput {
+    const input = validate('ListUserPolicies', raw);
     const user = this.#user(input.UserName as string, undefined);
     const page = paginate(this.#ctx.store.listUserPolicies(user.id), (p) => p.name, `ListUserPolicies ${user.id}`, input.MaxResults as number | undefined, input.NextToken as string | undefined);
     return { PolicyNames: page.items.map((p) => p.name), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
 
-  deleteUserPolicy(input: ApiInput): ApiOutput {
-    validate('DeleteUserPolicy', input);
+  deleteUserPolicy(raw: ApiInput): ApiOutput {
+    const input = validate('DeleteUserPolicy', raw);
     const { store } = this.#ctx;
     store.transaction(() => {
       const { user, policy } = this.#policy(input);
@@ -212,8 +212,8 @@ export class IamApi {
     return {};
   }
 
-  getSessionToken(input: ApiInput, caller: Caller): ApiOutput {
-    validate('GetSessionToken', input);
+  getSessionToken(raw: ApiInput, caller: Caller): ApiOutput {
+    const input = validate('GetSessionToken', raw);
     if (caller.session) {
       // As in STS: a session minting sessions could outlive its own expiry indefinitely.
       throw new BerthError('AccessDeniedException', 'Cannot call GetSessionToken with session credentials; sign the request with a long-term access key (AKIA...)');
@@ -244,8 +244,8 @@ export class IamApi {
     };
   }
 
-  getCallerIdentity(input: ApiInput, caller: Caller): ApiOutput {
-    validate('GetCallerIdentity', input);
+  getCallerIdentity(raw: ApiInput, caller: Caller): ApiOutput {
+    validate('GetCallerIdentity', raw);
     return { UserId: caller.userId, Account: this.#ctx.arn.accountId, Arn: caller.userArn };
   }
 
@@ -288,8 +288,10 @@ export class IamApi {
   }
 }
 
-function validate(operation: string, input: ApiInput): void {
+/** Checks the input against its shape; returns it without JSON null members, which count as absent. */
+function validate(operation: string, input: ApiInput): ApiInput {
   const shape = IAM_INPUT_SHAPES[operation];
   if (shape === undefined) throw new Error(`no input shape for ${operation}`);
   assertShape(shape, input);
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== null));
 }

@@ -62,7 +62,8 @@ const namedUser = (absent: 'caller' | 'any'): ActionRule => ({
   resource: (input, ctx) => {
     const name = input.UserName;
     if (typeof name === 'string') return userArn(ctx.arn, name);
-    return absent === 'caller' && name === undefined ? ctx.callerArn : userArn(ctx.arn, '*');
+    // JSON null counts as absent, as everywhere in the API.
+    return absent === 'caller' && (name === undefined || name === null) ? ctx.callerArn : userArn(ctx.arn, '*');
   },
 });
 

@@ -2,7 +2,8 @@
  * @module
  * The `berth` command. `berth up` runs the control plane and the router as two child
  * processes and supervises them (a crashed one is restarted; Ctrl-C stops both cleanly);
- * `berth control-plane` and `berth router` run one of them in the foreground.
+ * `berth control-plane` and `berth router` run one of them in the foreground; `berth iam`
+ * manages users, keys and policies through the API.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../core/errors.ts';
 import { berthPaths, resolveConfig, type BerthConfig, type ConfigInput } from '../core/config.ts';
+import { IAM_COMMANDS_HELP, runIamCommand } from './iam-command.ts';
 import { log, setLogLevel } from './log.ts';
 
 const USAGE = `Usage: berth <command> [options]
@@ -20,6 +22,7 @@ Commands:
   up              Start the control plane and the router (foreground; Ctrl-C stops both)
   control-plane   Run only the control plane (API, store, reconciler)
   router          Run only the router (HTTPS, routing to instances)
+  iam             Users, access keys and policies (berth iam help lists the subcommands)
   help            Show this help
 
 Options (each overrides the configuration file):
@@ -34,7 +37,9 @@ Options (each overrides the configuration file):
   --region <region>      Region in ARNs and SigV4 scopes (default us-east-1)
   --docker-socket <path> Docker engine socket (default /var/run/docker.sock)
   --verbose              Log every API request
-`;
+  --endpoint <url>       berth iam: the API to call (default the configured API address)
+
+${IAM_COMMANDS_HELP}`;
 
 const OPTIONS = {
   home: { type: 'string' },
@@ -48,6 +53,11 @@ const OPTIONS = {
   region: { type: 'string' },
   'docker-socket': { type: 'string' },
   verbose: { type: 'boolean' },
+  // berth iam
+  endpoint: { type: 'string' },
+  status: { type: 'string' },
+  document: { type: 'string' },
+  duration: { type: 'string' },
   // How `berth up` hands its resolved configuration to its children.
   'resolved-config': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -102,10 +112,23 @@ async function main(argv: string[]): Promise<number> {
       return runControlPlane(config);
     case 'router':
       return runRouter(config);
+    case 'iam':
+      return runIamCommand(positionals.slice(1), flags, config, {
+        env: process.env,
+        readStdin,
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
     default:
       process.stderr.write(`berth: unknown command '${command}'\n\n${USAGE}`);
       return 2;
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Runs until SIGINT/SIGTERM, then stops cleanly. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { AppRunnerClient } from '@aws-sdk/client-apprunner';
+import type { Clock } from '../../src/core/clock.ts';
 import { resolveConfig, type ConfigInput } from '../../src/core/config.ts';
 import { startControlPlane, type ControlPlane } from '../../src/main/control-plane.ts';
 import { FakeRuntime } from './fake-runtime.ts';
@@ -46,12 +47,16 @@ export function target(operation: string): string {
   return operation.includes('.') ? operation : `AppRunner.${operation}`;
 }
 
-export async function startApiHarness(config: ConfigInput = {}): Promise<ApiHarness> {
+/**
+ * `clock`: the control plane's time (default the system's); `call` and `send` sign with it, so
+ * a test can move it forward (to expire a session) and still be inside the signature window.
+ */
+export async function startApiHarness(config: ConfigInput = {}, options: { clock?: Clock } = {}): Promise<ApiHarness> {
   const home = mkdtempSync(join(tmpdir(), 'berth-api-'));
   const runtime = new FakeRuntime({ listening: true });
   const cp = await startControlPlane(
     resolveConfig(home, { api: { port: 0 }, reconcile: { intervalMs: 50, startupTimeoutSeconds: 5, stopGraceSeconds: 0 } }, config),
-    { runtime },
+    { runtime, ...(options.clock !== undefined && { clock: options.clock }) },
   );
   const credentials = readCredentials(home);
   const endpoint: Endpoint = { apiUrl: cp.apiUrl, region: 'us-east-1', credentials };
@@ -59,7 +64,8 @@ export async function startApiHarness(config: ConfigInput = {}): Promise<ApiHarn
   const db = new DatabaseSync(join(home, 'berth.db'), { readOnly: true });
 
   const send = async (operation: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> => {
-    const reply = await signedFetch(endpoint, target(operation), body);
+    const clock = options.clock;
+    const reply = await signedFetch(endpoint, target(operation), body, clock === undefined ? {} : { signingDate: new Date(clock.now()) });
     return { status: reply.status, json: reply.json() };
   };
   const harness: ApiHarness = {

@@ -314,11 +314,14 @@ describe('what each operation is authorized as', () => {
         const input = Object.fromEntries(members.map((m) => [m, value]));
         const { resource } = request(target, input);
         assert.equal(typeof resource, 'string', action);
-        assert.ok(resource === '*' || resource.endsWith('*'), `${action} with ${JSON.stringify(value)}: ${resource}`);
+        // null is absent: where a UserName is optional, that means the caller.
+        const absentMeansCaller = value === null && resource === ctx.callerArn;
+        assert.ok(resource === '*' || resource.endsWith('*') || absentMeansCaller, `${action} with ${JSON.stringify(value)}: ${resource}`);
       }
     }
     assert.equal(request('AppRunner.DescribeService', { ServiceArn: 7 }).resource, `arn:aws:apprunner:us-east-1:${ACCOUNT}:service/*`);
     assert.equal(request('AppRunner.TagResource', { ResourceArn: null }).resource, `arn:aws:apprunner:us-east-1:${ACCOUNT}:*`);
     assert.equal(request('Berth.GetUser', { UserName: 5 }).resource, `arn:aws:iam::${ACCOUNT}:user/*`, 'a non-string name is not the caller');
+    assert.equal(request('Berth.GetUser', { UserName: null }).resource, ctx.callerArn, 'JSON null counts as absent');
   });
 });
