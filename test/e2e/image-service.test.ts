@@ -13,6 +13,9 @@ import {
   DescribeServiceCommand,
   ListOperationsCommand,
   ListServicesCommand,
+  PauseServiceCommand,
+  ResumeServiceCommand,
+  UpdateServiceCommand,
   type Service,
 } from '@aws-sdk/client-apprunner';
 import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
@@ -27,6 +30,7 @@ let berth: BerthUp;
 let client: AppRunnerClient;
 let image: string;
 let exitImage: string;
+let image2: string;
 const run = `e2e${process.pid}`;
 
 before(async (t) => {
@@ -34,7 +38,10 @@ before(async (t) => {
   registry = await startRegistry();
   image = `${registry.host}/${run}/hello:1`;
   exitImage = `${registry.host}/${run}/crash:1`;
+  image2 = `${registry.host}/${run}/hello:2`;
   await buildHttpImage(docker, image, { body: 'hello through berth\n' });
+  await buildHttpImage(docker, image2, { body: 'version two\n' });
+  await pushImage(docker, image2);
   await buildHttpImage(docker, exitImage, { behaviour: 'exit' });
   await pushImage(docker, image);
   await pushImage(docker, exitImage);
@@ -195,6 +202,44 @@ describe('an image service through the App Runner SDK', () => {
     assert.match(raw, /HTTP health check of path \/healthz/);
     assert.match(raw, /answered 404/);
     await waitFor(async () => (await containersOf(created.Service?.ServiceId as string)).length === 0, 5000, () => 'the failed instance was not removed');
+  });
+});
+
+describe('the lifecycle after the first deployment', () => {
+  test('update switches to the new image, a crashing update rolls back, pause stops everything, resume brings the same version back', async () => {
+    const created = await client.send(new CreateServiceCommand({ ServiceName: 'lifecycle', SourceConfiguration: imageSource(image) }));
+    const arn = created.Service?.ServiceArn as string;
+    const host = (await waitForStatus(arn, 'RUNNING')).ServiceUrl as string;
+    const id = created.Service?.ServiceId as string;
+    await waitFor(async () => (await httpsGet(berth, host)).status === 200, 10_000, () => 'never served');
+
+    const updated = await client.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(image2) }));
+    assert.equal(updated.Service?.Status, 'OPERATION_IN_PROGRESS');
+    assert.equal(updated.Service?.SourceConfiguration?.ImageRepository?.ImageIdentifier, image2, 'the returned Service already shows the new configuration');
+    await waitForStatus(arn, 'RUNNING');
+    assert.equal((await httpsGet(berth, host)).body, 'version two\n');
+    await waitFor(async () => (await containersOf(id)).length === 1, 10_000, () => 'the old revision was not removed');
+
+    // An update whose instance exits at once never takes traffic and rolls back.
+    await client.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(exitImage) }));
+    const back = await waitForStatus(arn, 'RUNNING', 30_000);
+    assert.equal(back.SourceConfiguration?.ImageRepository?.ImageIdentifier, image2, 'the previous configuration is restored');
+    const [rollback] = (await client.send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
+    assert.equal(rollback?.Type, 'UPDATE_SERVICE');
+    assert.equal(rollback?.Status, 'ROLLBACK_SUCCEEDED');
+    assert.match(await rawOperations(arn), /exited with code 3/);
+    assert.equal((await httpsGet(berth, host)).body, 'version two\n');
+
+    await client.send(new PauseServiceCommand({ ServiceArn: arn }));
+    await waitForStatus(arn, 'PAUSED');
+    assert.deepEqual(await containersOf(id), [], 'a paused service uses no compute');
+    await client.send(new ResumeServiceCommand({ ServiceArn: arn }));
+    await waitForStatus(arn, 'RUNNING');
+    await waitFor(async () => (await httpsGet(berth, host)).status === 200, 10_000, () => 'not served after resume');
+    assert.equal((await httpsGet(berth, host)).body, 'version two\n');
+
+    await client.send(new DeleteServiceCommand({ ServiceArn: arn }));
+    await waitForStatus(arn, 'DELETED');
   });
 });
 

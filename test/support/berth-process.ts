@@ -45,7 +45,20 @@ export async function startBerth(options: { config?: Record<string, unknown>; ho
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(() => output.includes('Berth is up.'), 30_000, () => `berth up did not come up; output:\n${output}`, () => child.exitCode !== null);
+  try {
+    await waitFor(() => output.includes('Berth is up.'), 30_000, () => `berth up did not come up; output:\n${output}`, () => child.exitCode !== null);
+  } catch (error) {
+    // A supervisor that never came up keeps restarting its children: stop it (SIGINT, so it
+    // stops them too), or the test file hangs.
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      child.kill('SIGKILL');
+    }
+    if (options.home === undefined) rmSync(home, { recursive: true, force: true });
+    throw error;
+  }
   const credentials = readCredentials(home);
   return {
     home,
