@@ -13,7 +13,7 @@ import {
   type AutoScalingConfigurationRecord,
 } from '../core/auto-scaling.ts';
 import { findRevision } from '../core/configuration-revisions.ts';
-import { newHexId } from '../core/ids.ts';
+import { newHexId, parseArn } from '../core/ids.ts';
 import { operationSummary, type OperationRecord, type OperationType } from '../core/operation.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
@@ -232,6 +232,9 @@ export class ServiceApi {
     const { store } = this.#ctx;
     const connector = config.NetworkConfiguration.EgressConfiguration.VpcConnectorArn;
     if (connector !== undefined) {
+      if (parseArn(connector)?.resourceType !== 'vpcconnector') {
+        throw invalidRequest(`Value ${showValue(connector)} at 'networkConfiguration.egressConfiguration.vpcConnectorArn' is not a VPC connector ARN; expected arn:aws:apprunner:<region>:<account>:vpcconnector/<name>/<revision>/<id>`);
+      }
       const found = store.getResource('vpcconnector', connector);
       if (found === undefined || !found.live) {
         throw notFound(`VPC connector ${showValue(connector)} at 'networkConfiguration.egressConfiguration.vpcConnectorArn' does not exist; create it with CreateVpcConnector (a full ARN is required)`);
