@@ -365,6 +365,24 @@ describe('session credentials', () => {
   });
 });
 
+describe('expired sessions', () => {
+  test('are answered as expired for a day, then forgotten when the next session is made', async () => {
+    const longTerm = await userWithKey('acl-forgotten', { P: policyOf({ Effect: 'Allow', Action: ['apprunner:ListServices', 'berth:GetSessionToken'], Resource: '*' }) });
+    const old = (await ok(longTerm, 'Berth.GetSessionToken', { DurationSeconds: 900 })).Credentials as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+    const asOld = { accessKeyId: old.AccessKeyId, secretAccessKey: old.SecretAccessKey, sessionToken: old.SessionToken };
+    try {
+      clock.offsetMs = (900 + 24 * 3600 + 60) * 1000;
+      assertRefused(await callAs(asOld, 'ListServices'), 'ExpiredTokenException', /expired/);
+      assert.ok(api.dump().includes(old.AccessKeyId), 'still stored until the next GetSessionToken');
+      await ok(longTerm, 'Berth.GetSessionToken');
+      assert.ok(!api.dump().includes(old.AccessKeyId), 'forgotten');
+      assertRefused(await callAs(asOld, 'ListServices'), 'UnrecognizedClientException', /invalid/);
+    } finally {
+      clock.offsetMs = 0;
+    }
+  });
+});
+
 describe('secrets at rest', () => {
   test('no secret key or session token appears in clear anywhere in the store', async () => {
     const created = await userWithKey('acl-secretive', { P: policyOf({ Effect: 'Allow', Action: 'berth:GetSessionToken', Resource: '*' }) });
@@ -519,6 +537,42 @@ describe('the AWS CLI', () => {
     const allowed = await aws(['apprunner', 'describe-service', '--service-arn', services['acl-alpha'] ?? ''], limited);
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.equal((JSON.parse(allowed.stdout) as { Service: { ServiceName: string } }).Service.ServiceName, 'acl-alpha');
+  });
+});
+
+describe('the credentials file', () => {
+  test('is left alone once its key is deleted, and the control plane still starts', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'berth-rotated-'));
+    const config = resolveConfig(home, { api: { port: 0 }, reconcile: { intervalMs: 50, startupTimeoutSeconds: 5, stopGraceSeconds: 0 } });
+    try {
+      let runtime = new FakeRuntime();
+      let cp = await startControlPlane(config, { runtime });
+      const first = readCredentials(home);
+      const fileBefore = readFileSync(join(home, 'credentials'), 'utf8');
+      const as = (credentials: Credentials) => ({ apiUrl: cp.apiUrl, region: REGION, credentials });
+      let second: Credentials;
+      try {
+        const created = await signedFetch(as(first), 'Berth.CreateAccessKey', '{}');
+        const key = created.json().AccessKey as { AccessKeyId: string; SecretAccessKey: string };
+        second = { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+        assert.equal((await signedFetch(as(second), 'Berth.DeleteAccessKey', JSON.stringify({ AccessKeyId: first.accessKeyId }))).status, 200);
+      } finally {
+        await cp.stop();
+        runtime.close();
+      }
+      runtime = new FakeRuntime();
+      cp = await startControlPlane(config, { runtime });
+      try {
+        assert.equal(readFileSync(join(home, 'credentials'), 'utf8'), fileBefore, 'not rewritten with another key');
+        assert.equal((await signedFetch(as(second), 'Berth.GetCallerIdentity', '{}')).json().Arn, userArn('admin'));
+        assert.equal((await signedFetch(as(first), 'AppRunner.ListServices', '{}')).json().__type, 'UnrecognizedClientException');
+      } finally {
+        await cp.stop();
+        runtime.close();
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 
