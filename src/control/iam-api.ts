@@ -153,7 +153,10 @@ export class IamApi {
     const { store } = this.#ctx;
     store.transaction(() => {
       const { key } = this.#accessKey(input, caller);
-      store.putAccessKey({ ...key, status: input.Status as AccessKeyRecord['status'] });
+      const status = input.Status as AccessKeyRecord['status'];
+      store.putAccessKey({ ...key, status });
+      // Deactivating revokes what the key handed out: reactivating it does not revive them.
+      if (status === 'Inactive') store.deleteSessionsOf(key.accessKeyId);
     });
     return {};
   }

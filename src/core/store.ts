@@ -87,6 +87,8 @@ export interface Store {
   listPlaintextAccessKeys(): PlaintextAccessKeyRecord[];
   insertSession(session: SessionRecord): void;
   getSession(accessKeyId: string): SessionRecord | undefined;
+  /** Forgets every session a key minted (when the key is deactivated: revoked for good). */
+  deleteSessionsOf(parentAccessKeyId: string): void;
   /** Forgets sessions that expired before `time` (epoch ms). */
   deleteSessionsExpiredBefore(time: number): void;
 

@@ -360,8 +360,16 @@ describe('session credentials', () => {
     await ok(asFresh, 'ListServices');
     await ok(admin, 'Berth.UpdateAccessKey', { UserName: 'acl-expiring', AccessKeyId: longTerm.accessKeyId, Status: 'Inactive' });
     assertRefused(await callAs(asFresh, 'ListServices'), 'UnrecognizedClientException', /invalid/);
-    await ok(admin, 'Berth.DeleteAccessKey', { UserName: 'acl-expiring', AccessKeyId: longTerm.accessKeyId });
+    await ok(admin, 'Berth.UpdateAccessKey', { UserName: 'acl-expiring', AccessKeyId: longTerm.accessKeyId, Status: 'Active' });
+    await ok(longTerm, 'ListServices');
+    // Reactivating the key does not revive the sessions it handed out before.
     assertRefused(await callAs(asFresh, 'ListServices'), 'UnrecognizedClientException', /invalid/);
+
+    const another = (await ok(longTerm, 'Berth.GetSessionToken')).Credentials as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+    const asAnother = { accessKeyId: another.AccessKeyId, secretAccessKey: another.SecretAccessKey, sessionToken: another.SessionToken };
+    await ok(asAnother, 'ListServices');
+    await ok(admin, 'Berth.DeleteAccessKey', { UserName: 'acl-expiring', AccessKeyId: longTerm.accessKeyId });
+    assertRefused(await callAs(asAnother, 'ListServices'), 'UnrecognizedClientException', /invalid/);
   });
 });
 

@@ -218,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   deleteAccessKey(accessKeyId: string): void {
-    this.#stmt('DELETE FROM sessions WHERE parent_access_key_id = ?').run(accessKeyId);
+    this.deleteSessionsOf(accessKeyId);
     this.#stmt('DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId);
   }
 
@@ -237,6 +237,10 @@ export class SqliteStore implements Store {
 
   getSession(accessKeyId: string): SessionRecord | undefined {
     return parse(this.#stmt('SELECT body FROM sessions WHERE access_key_id = ?').get(accessKeyId));
+  }
+
+  deleteSessionsOf(parentAccessKeyId: string): void {
+    this.#stmt('DELETE FROM sessions WHERE parent_access_key_id = ?').run(parentAccessKeyId);
   }
 
   deleteSessionsExpiredBefore(time: number): void {
