@@ -9,8 +9,6 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BerthError } from './errors.ts';
 import { newAccessKey, type ArnContext } from './ids.ts';
 
-/** IAM's user name alphabet (`[\w+=,.@-]`), 1 to 64 characters. */
-export const USER_NAME_PATTERN = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 /** IAM's limit: two access keys per user, so one can be rotated while the other works. */
 export const MAX_ACCESS_KEYS_PER_USER = 2;
 /** Berth's limit on inline policies per user (IAM limits their total size instead). */
