@@ -226,6 +226,10 @@ export class IamApi {
     const expiresAt = now + ((input.DurationSeconds as number | undefined) ?? SESSION_DURATION.default) * 1000;
     const credentials = newSessionCredentials();
     store.transaction(() => {
+      // The key that signed this request may have been deleted or deactivated a moment ago.
+      if (store.getAccessKey(caller.accessKeyId)?.status !== 'Active') {
+        throw new BerthError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      }
       store.deleteSessionsExpiredBefore(now - EXPIRED_SESSION_RETENTION_MS);
       store.insertSession({
         accessKeyId: credentials.accessKeyId,
