@@ -136,6 +136,9 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'berth:DeleteUserPolicy': namedUser('any'),
   'berth:GetSessionToken': anyResource,
   'berth:GetCallerIdentity': { resource: () => '*', alwaysAllowed: true },
+
+  // Berth's extensions of App Runner: the resource they act on, as its App Runner operations.
+  'berth:CompleteConnectionHandshake': givenArn('ConnectionArn', 'connection'),
 };
 
 /** `AppRunner.DescribeService` → `apprunner:DescribeService`, `Berth.CreateUser` → `berth:CreateUser`. */

@@ -1,6 +1,7 @@
 // The policy language (validation and evaluation) and the table of what each operation is
 // authorized as: pure core code, tested directly.
 import assert from 'node:assert/strict';
+import { CONNECTION_EXTENSION_SHAPES } from '../../src/core/connection.ts';
 import { describe, it } from 'node:test';
 import { BerthError } from '../../src/core/errors.ts';
 import { ACTION_RULES, actionOf, authorizationRequest, type ResourceContext } from '../../src/core/iam-resource-table.ts';
@@ -222,9 +223,10 @@ describe('what each operation is authorized as', () => {
   const ctx: ResourceContext = { arn: { region: 'us-east-1', accountId: ACCOUNT }, callerArn: `arn:aws:iam::${ACCOUNT}:user/carol` };
   const request = (target: string, input: Record<string, unknown> = {}) => authorizationRequest(target, input, ctx);
 
-  it('has a rule for every App Runner operation and every Berth access-control operation', () => {
+  it('has a rule for every App Runner operation and every Berth operation', () => {
     assert.equal(APP_RUNNER_OPERATIONS.length, 37);
-    const missing = [...APP_RUNNER_OPERATIONS.map((op) => `apprunner:${op}`), ...IAM_OPERATIONS.map((op) => `berth:${op}`)].filter((a) => !Object.hasOwn(ACTION_RULES, a));
+    const berth = [...IAM_OPERATIONS, ...Object.keys(CONNECTION_EXTENSION_SHAPES)];
+    const missing = [...APP_RUNNER_OPERATIONS.map((op) => `apprunner:${op}`), ...berth.map((op) => `berth:${op}`)].filter((a) => !Object.hasOwn(ACTION_RULES, a));
     assert.deepEqual(missing, []);
   });
 
@@ -237,6 +239,11 @@ describe('what each operation is authorized as', () => {
     for (const op of ['UpdateService', 'DeleteService', 'DescribeService', 'PauseService', 'ResumeService', 'StartDeployment', 'ListOperations', 'AssociateCustomDomain', 'DescribeCustomDomains', 'DisassociateCustomDomain']) {
       assert.deepEqual(request(`AppRunner.${op}`, { ServiceArn: SVC_A, DomainName: 'a.example.com' }), { action: `apprunner:${op}`, resource: SVC_A, alwaysAllowed: false }, op);
     }
+  });
+
+  it('authorizes the connection handshake extension on the connection it completes', () => {
+    const connection = `arn:aws:apprunner:us-east-1:${ACCOUNT}:connection/gh/0123`;
+    assert.deepEqual(request('Berth.CompleteConnectionHandshake', { ConnectionArn: connection }), { action: 'berth:CompleteConnectionHandshake', resource: connection, alwaysAllowed: false });
   });
 
   it('names other resources by the ARN given, partial ARNs included', () => {
