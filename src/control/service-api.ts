@@ -54,7 +54,7 @@ export class ServiceApi {
     const id = newHexId();
     const { service, operation } = store.transaction(() => {
       const config = this.#resolveReferences(given);
-      const asc = this.#autoScaling(input.AutoScalingConfigurationArn as string | undefined);
+      const asc = this.#autoScaling((input.AutoScalingConfigurationArn as string | null | undefined) ?? undefined);
       if (store.findLiveServiceByName(name) !== undefined) {
         throw invalidRequest(`A service named ${showValue(name)} already exists; choose another ServiceName or delete that service first`);
       }
@@ -75,7 +75,7 @@ export class ServiceApi {
       };
       store.insertService(service);
       const revised = this.#newRevision(service, now);
-      const tags = (input.Tags as Tag[] | undefined) ?? [];
+      const tags = (input.Tags as Tag[] | null | undefined) ?? [];
       if (tags.length > 0) store.setTags(service.arn, mergeTags([], tags));
       const operation = this.#newOperation(revised, 'CREATE_SERVICE', now);
       store.insertOperation(operation);
@@ -93,7 +93,8 @@ export class ServiceApi {
         throw new Error('unreachable: every stored service has an image source');
       }
       const config = this.#resolveReferences(configFromInput(input, service.config));
-      const ascArn = input.AutoScalingConfigurationArn as string | undefined;
+      // JSON null counts as absent, as AWS reads it.
+      const ascArn = (input.AutoScalingConfigurationArn as string | null | undefined) ?? undefined;
       const autoScaling = ascArn === undefined ? {} : autoScalingOf(this.#autoScaling(ascArn));
       // A new revision even when nothing changed: App Runner redeploys on every update.
       return this.#newRevision({ ...service, config, ...autoScaling, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now);
@@ -266,6 +267,7 @@ function autoScalingOf(asc: AutoScalingConfigurationRecord): Pick<ServiceRecord,
 /** Tags are upserted by key (§2.8). */
 export function mergeTags(current: readonly Tag[], added: readonly Tag[]): Tag[] {
   const byKey = new Map(current.map((t) => [t.Key, t]));
-  for (const tag of added) byKey.set(tag.Key, tag);
+  // A Value sent as JSON null is absent, as AWS reads it.
+  for (const tag of added) byKey.set(tag.Key, tag.Value === undefined || tag.Value === null ? { Key: tag.Key } : { Key: tag.Key, Value: tag.Value });
   return [...byKey.values()];
 }

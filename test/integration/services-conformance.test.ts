@@ -185,6 +185,23 @@ describe('CreateService, DescribeService, ListServices', () => {
     assert.deepEqual(sortTags(Tags), [{ Key: 'env', Value: 'test' }, { Key: 'team', Value: 'berth' }]);
   });
 
+  test('members sent as JSON null count as absent: the default auto scaling configuration, a tag without a value', async () => {
+    const out = await api.call('CreateService', {
+      ServiceName: 'conf-nulls',
+      SourceConfiguration: image(),
+      AutoScalingConfigurationArn: null,
+      InstanceConfiguration: null,
+      Tags: [{ Key: 'bare', Value: null }],
+    });
+    const service = out.Service as { ServiceArn: string; AutoScalingConfigurationSummary: { AutoScalingConfigurationName: string; IsDefault: boolean }; InstanceConfiguration: unknown };
+    live.push(service.ServiceArn);
+    assert.equal(service.AutoScalingConfigurationSummary.AutoScalingConfigurationName, 'DefaultConfiguration');
+    assert.equal(service.AutoScalingConfigurationSummary.IsDefault, true);
+    assert.deepEqual(service.InstanceConfiguration, { Cpu: '1024', Memory: '2048' });
+    assert.deepEqual((await api.call('ListTagsForResource', { ResourceArn: service.ServiceArn })).Tags, [{ Key: 'bare' }]);
+    await finished(service.ServiceArn, out.OperationId as string);
+  });
+
   test('a numeric Cpu and Memory come back as sent', async () => {
     const out = await api.client.send(new CreateServiceCommand({ ServiceName: 'conf-numeric', SourceConfiguration: image(), InstanceConfiguration: { Cpu: '4096', Memory: '12288' } }));
     assertServiceShape(out.Service, 'conf-numeric');
