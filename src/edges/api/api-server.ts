@@ -132,8 +132,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new BerthError('SerializationException', `The request body is larger than ${limit} bytes`));
-        req.destroy();
+        // Once, at the chunk that crosses the limit. The rest is read and dropped rather than
+        // the socket destroyed, so the client reads this error instead of a connection reset
+        // (the server's request timeout bounds how long a client can keep sending).
+        if (size - chunk.length <= limit) reject(new BerthError('SerializationException', `The request body is larger than ${limit} bytes`));
+        chunks.length = 0;
         return;
       }
       chunks.push(chunk);
@@ -154,5 +157,23 @@ function parseJsonObject(body: Buffer): Record<string, unknown> {
     throw new BerthError('SerializationException', `The request body is not valid JSON: ${(error as Error).message}`);
   }
   if (!isPlainObject(value)) throw new BerthError('SerializationException', `The request body must be a JSON object; got ${showValue(text)}`);
+  if (exceedsDepth(value, MAX_JSON_DEPTH)) {
+    throw new BerthError('SerializationException', `The request body nests objects and lists more than ${MAX_JSON_DEPTH} levels deep; no operation's input is that deep`);
+  }
   return value;
+}
+
+/** Far deeper than any input shape (about 6 levels); deeper values overflow recursive code such as JSON.stringify. */
+const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests objects or lists deeper than `limit`, without recursion. */
+function exceedsDepth(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
