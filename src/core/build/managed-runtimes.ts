@@ -120,12 +120,13 @@ export function runtimeImageMap(
   base: RuntimeImageMap = PUBLIC_RUNTIME_IMAGES,
 ): RuntimeImageMap {
   const problems: string[] = [];
+  const unknown: string[] = [];
   const result: Record<string, BaseImages> = { ...base };
   for (const [name, value] of Object.entries(overrides)) {
     const known = runtimeByApiName(name);
     if (known === undefined) {
       const hint = runtimeByYamlName(name);
-      problems.push(`unknown runtime ${showValue(name)}${hint === undefined ? '' : ` (did you mean '${hint.apiName}'? keys are API names)`}; allowed: ${API_RUNTIME_NAMES.join(', ')}`);
+      unknown.push(`${showValue(name)}${hint === undefined ? '' : ` (did you mean '${hint.apiName}'? keys are API names)`}`);
       continue;
     }
     const current = result[name] ?? images('');
@@ -151,6 +152,8 @@ export function runtimeImageMap(
     }
     result[name] = images(next.build, next.run);
   }
+  // The allowed names once, last: the message must stay within App Runner's 600 characters.
+  if (unknown.length > 0) problems.push(`unknown runtime ${unknown.join(', ')}; allowed: ${API_RUNTIME_NAMES.join(', ')}`);
   if (problems.length > 0) throw invalidRequest(`Invalid runtime images: ${problems.join('; ')}`);
   return Object.freeze(result as Record<ApiRuntimeName, BaseImages>);
 }
