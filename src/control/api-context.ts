@@ -27,3 +27,9 @@ export type ApiOutput = Record<string, unknown>;
 /** An operation's implementation: validates its own input, throws BerthError for the client. */
 export type OperationHandler = (input: ApiInput) => ApiOutput;
 export type OperationHandlers = Record<string, OperationHandler>;
+
+/** A member's value; JSON null counts as absent, as AWS treats it (the shape check skips nulls too). */
+export function memberValue<T>(input: ApiInput, name: string): T | undefined {
+  const value = input[name];
+  return value === null ? undefined : (value as T | undefined);
+}

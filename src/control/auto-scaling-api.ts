@@ -30,7 +30,7 @@ import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
 import { validateInput, type Tag } from '../core/service.ts';
 import type { Store } from '../core/store.ts';
-import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
+import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 import { mergeTags } from './service-api.ts';
 
 const KIND = 'autoscalingconfiguration';
@@ -59,9 +59,9 @@ export class AutoScalingApi {
     validateInput('CreateAutoScalingConfiguration', input);
     const { store, clock, quotas } = this.#ctx;
     const name = input.AutoScalingConfigurationName as string;
-    const maxConcurrency = given<number>(input, 'MaxConcurrency') ?? DEFAULT_ASC_VALUES.maxConcurrency;
-    const minSize = given<number>(input, 'MinSize') ?? DEFAULT_ASC_VALUES.minSize;
-    const maxSize = given<number>(input, 'MaxSize') ?? DEFAULT_ASC_VALUES.maxSize;
+    const maxConcurrency = memberValue<number>(input, 'MaxConcurrency') ?? DEFAULT_ASC_VALUES.maxConcurrency;
+    const minSize = memberValue<number>(input, 'MinSize') ?? DEFAULT_ASC_VALUES.minSize;
+    const maxSize = memberValue<number>(input, 'MaxSize') ?? DEFAULT_ASC_VALUES.maxSize;
     // MinSize is at most 25, the default MaxSize: only a MaxSize given can be below it.
     if (minSize > maxSize) {
       throw invalidRequest(
@@ -69,7 +69,7 @@ export class AutoScalingApi {
       );
     }
     // The shape allows at most 50 tags; a key given twice keeps its last value (§2.8).
-    const tags = mergeTags([], given<Tag[]>(input, 'Tags') ?? []);
+    const tags = mergeTags([], memberValue<Tag[]>(input, 'Tags') ?? []);
     const now = clock.now();
     const record = store.transaction(() => {
       const counted = activeRevisions<AutoScalingConfigurationData>(store, KIND).filter((r) => !isProvidedAutoScalingConfiguration(r));
@@ -105,7 +105,7 @@ export class AutoScalingApi {
     const now = clock.now();
     const deleted = store.transaction(() => {
       const ref = parseRevisionArn(this.#ctx.arn, KIND, arn, ARN_PATH);
-      const all = given<boolean>(input, 'DeleteAllRevisions') === true;
+      const all = memberValue<boolean>(input, 'DeleteAllRevisions') === true;
       if (all && ref.revision !== undefined) {
         throw invalidRequest(
           `'deleteAllRevisions' is true but '${arn}' at '${ARN_PATH}' names one revision; to delete every revision pass the name-only form arn:aws:apprunner:<region>:<account>:${KIND}/${ref.name}, or leave DeleteAllRevisions out`,
@@ -124,15 +124,15 @@ export class AutoScalingApi {
   listAutoScalingConfigurations(input: ApiInput): ApiOutput {
     validateInput('ListAutoScalingConfigurations', input);
     const { store } = this.#ctx;
-    const name = given<string>(input, 'AutoScalingConfigurationName');
+    const name = memberValue<string>(input, 'AutoScalingConfigurationName');
     // The model's default for LatestOnly is true: one entry, the highest revision, per name.
-    const latestOnly = given<boolean>(input, 'LatestOnly') ?? true;
+    const latestOnly = memberValue<boolean>(input, 'LatestOnly') ?? true;
     const page = paginate(
       listedRevisions<AutoScalingConfigurationData>(store, KIND, name, latestOnly),
       (r) => r.key,
       JSON.stringify(['ListAutoScalingConfigurations', name ?? null, latestOnly]),
-      given<number>(input, 'MaxResults'),
-      given<string>(input, 'NextToken'),
+      memberValue<number>(input, 'MaxResults'),
+      memberValue<string>(input, 'NextToken'),
     );
     return {
       AutoScalingConfigurationSummaryList: page.items.map((r) => autoScalingConfigurationSummary(r, ascHasAssociatedService(store, r.key))),
@@ -147,8 +147,8 @@ export class AutoScalingApi {
       servicesUsingAutoScalingConfiguration(this.#ctx.store, record.key),
       (s) => s.arn,
       JSON.stringify(['ListServicesForAutoScalingConfiguration', record.key]),
-      given<number>(input, 'MaxResults'),
-      given<string>(input, 'NextToken'),
+      memberValue<number>(input, 'MaxResults'),
+      memberValue<string>(input, 'NextToken'),
     );
     return { ServiceArnList: page.items.map((s) => s.arn), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }
@@ -195,10 +195,4 @@ function assertDeletable(store: Store, record: AutoScalingConfigurationRecord): 
       `Auto scaling configuration '${record.data.arn}' is in use by service ${users.map((s) => showValue(s.name)).join(', ')}; give those services another configuration (UpdateService) or delete them first`,
     );
   }
-}
-
-/** A member's value; JSON null counts as absent, as AWS treats it (the shape check skips nulls too). */
-function given<T>(input: ApiInput, name: string): T | undefined {
-  const value = input[name];
-  return value === null ? undefined : (value as T | undefined);
 }

@@ -26,7 +26,7 @@ import {
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
 import { validateInput, type Tag } from '../core/service.ts';
-import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
+import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 import { mergeTags } from './service-api.ts';
 
 const KIND = 'observabilityconfiguration';
@@ -58,9 +58,9 @@ export class ObservabilityApi {
         `Value ${showValue(name)} at 'observabilityConfigurationName' is reserved for the configuration App Runner provides; it cannot be created nor given revisions: choose another name`,
       );
     }
-    const trace = given<TraceConfiguration>(input, 'TraceConfiguration');
+    const trace = memberValue<TraceConfiguration>(input, 'TraceConfiguration');
     // The shape allows at most 50 tags; a key given twice keeps its last value (§2.8).
-    const tags = mergeTags([], given<Tag[]>(input, 'Tags') ?? []);
+    const tags = mergeTags([], memberValue<Tag[]>(input, 'Tags') ?? []);
     const now = clock.now();
     const record = store.transaction(() => {
       const counted = activeRevisions<ObservabilityConfigurationData>(store, KIND);
@@ -112,15 +112,15 @@ export class ObservabilityApi {
 
   listObservabilityConfigurations(input: ApiInput): ApiOutput {
     validateInput('ListObservabilityConfigurations', input);
-    const name = given<string>(input, 'ObservabilityConfigurationName');
+    const name = memberValue<string>(input, 'ObservabilityConfigurationName');
     // The model's default for LatestOnly is true: one entry, the highest revision, per name.
-    const latestOnly = given<boolean>(input, 'LatestOnly') ?? true;
+    const latestOnly = memberValue<boolean>(input, 'LatestOnly') ?? true;
     const page = paginate(
       listedRevisions<ObservabilityConfigurationData>(this.#ctx.store, KIND, name, latestOnly),
       (r) => r.key,
       JSON.stringify(['ListObservabilityConfigurations', name ?? null, latestOnly]),
-      given<number>(input, 'MaxResults'),
-      given<string>(input, 'NextToken'),
+      memberValue<number>(input, 'MaxResults'),
+      memberValue<string>(input, 'NextToken'),
     );
     return {
       ObservabilityConfigurationSummaryList: page.items.map(observabilityConfigurationSummary),
@@ -131,10 +131,4 @@ export class ObservabilityApi {
   #find(arn: string): ObservabilityConfigurationRecord {
     return findObservabilityConfiguration(this.#ctx.store, this.#ctx.arn, arn, ARN_PATH);
   }
-}
-
-/** A member's value; JSON null counts as absent, as AWS treats it (the shape check skips nulls too). */
-function given<T>(input: ApiInput, name: string): T | undefined {
-  const value = input[name];
-  return value === null ? undefined : (value as T | undefined);
 }

@@ -21,7 +21,7 @@ import { configFromInput, revisionSpecOf, serviceOutput, serviceSummary, validat
 import { serviceByArn } from '../core/service-lookup.ts';
 import { assertServiceAllows, type ServiceAction } from '../core/service-states.ts';
 import type { RevisionRecord } from '../core/store.ts';
-import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
+import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 
 export class ServiceApi {
   readonly #ctx: ApiContext;
@@ -54,7 +54,7 @@ export class ServiceApi {
     const id = newHexId();
     const { service, operation } = store.transaction(() => {
       const config = this.#resolveReferences(given);
-      const asc = this.#autoScaling((input.AutoScalingConfigurationArn as string | null | undefined) ?? undefined);
+      const asc = this.#autoScaling(memberValue<string>(input, 'AutoScalingConfigurationArn'));
       if (store.findLiveServiceByName(name) !== undefined) {
         throw invalidRequest(`A service named ${showValue(name)} already exists; choose another ServiceName or delete that service first`);
       }
@@ -75,7 +75,7 @@ export class ServiceApi {
       };
       store.insertService(service);
       const revised = this.#newRevision(service, now);
-      const tags = (input.Tags as Tag[] | null | undefined) ?? [];
+      const tags = memberValue<Tag[]>(input, 'Tags') ?? [];
       if (tags.length > 0) store.setTags(service.arn, mergeTags([], tags));
       const operation = this.#newOperation(revised, 'CREATE_SERVICE', now);
       store.insertOperation(operation);
@@ -93,8 +93,7 @@ export class ServiceApi {
         throw new Error('unreachable: every stored service has an image source');
       }
       const config = this.#resolveReferences(configFromInput(input, service.config));
-      // JSON null counts as absent, as AWS reads it.
-      const ascArn = (input.AutoScalingConfigurationArn as string | null | undefined) ?? undefined;
+      const ascArn = memberValue<string>(input, 'AutoScalingConfigurationArn');
       const autoScaling = ascArn === undefined ? {} : autoScalingOf(this.#autoScaling(ascArn));
       // A new revision even when nothing changed: App Runner redeploys on every update.
       return this.#newRevision({ ...service, config, ...autoScaling, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now);

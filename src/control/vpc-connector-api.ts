@@ -22,7 +22,7 @@ import {
   type VpcConnectorData,
   type VpcConnectorRecord,
 } from '../core/vpc.ts';
-import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
+import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 
 export class VpcConnectorApi {
   readonly #ctx: ApiContext;
@@ -45,7 +45,7 @@ export class VpcConnectorApi {
     const name = input.VpcConnectorName as string;
     const subnets = input.Subnets as string[];
     // A member sent as JSON null counts as absent (the shape check skips nulls too).
-    const securityGroups = (input.SecurityGroups as string[] | null | undefined) ?? [];
+    const securityGroups = memberValue<string[]>(input, 'SecurityGroups') ?? [];
     const tags = tagsOf(input.Tags);
     assertNoErrors([
       // The model puts no minimum on Subnets, but a connector without a subnet leads nowhere.
@@ -108,8 +108,8 @@ export class VpcConnectorApi {
       allVpcConnectors(this.#ctx.store).filter((r) => r.live),
       (r) => r.key,
       'ListVpcConnectors',
-      (input.MaxResults as number | null | undefined) ?? undefined,
-      (input.NextToken as string | null | undefined) ?? undefined,
+      memberValue<number>(input, 'MaxResults'),
+      memberValue<string>(input, 'NextToken'),
     );
     return { VpcConnectors: page.items.map(vpcConnectorOutput), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
   }

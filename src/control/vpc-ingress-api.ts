@@ -32,7 +32,7 @@ import {
   type VpcIngressConnectionData,
   type VpcIngressConnectionRecord,
 } from '../core/vpc.ts';
-import type { ApiContext, ApiInput, ApiOutput, OperationHandlers } from './api-context.ts';
+import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 
 interface IngressVpcConfiguration {
   VpcId: string;
@@ -146,8 +146,8 @@ export class VpcIngressApi {
       matching,
       (r) => r.key,
       `ListVpcIngressConnections ${filter.ServiceArn ?? ''} ${filter.VpcEndpointId ?? ''}`,
-      (input.MaxResults as number | null | undefined) ?? undefined,
-      (input.NextToken as string | null | undefined) ?? undefined,
+      memberValue<number>(input, 'MaxResults'),
+      memberValue<string>(input, 'NextToken'),
     );
     return {
       VpcIngressConnectionSummaryList: page.items.map(vpcIngressConnectionSummary),
