@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { fetchSource, lsRemoteBranch, type GitSpawnEvent } from '../../src/adapters/git/git-source.ts';
-import { parseGitUrl } from '../../src/adapters/git/git-url.ts';
+import { parseGitUrl } from '../../src/core/git-url.ts';
 import { scrubbedTail, SourceFetchError, type SourceFetchReason } from '../../src/adapters/git/source-fetch-error.ts';
 import { BerthError } from '../../src/core/errors.ts';
 import { startGitHttpServer } from '../support/git-http-server.ts';

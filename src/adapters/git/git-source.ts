@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ConnectionCredential } from '../../core/connection.ts';
 import { invalidRequest, showValue } from '../../core/errors.ts';
-import { checkBranchName, isLoopbackHost, normalizeSourceDirectory, parseGitUrl, type ParsedGitUrl } from './git-url.ts';
+import { checkBranchName, isLoopbackHost, normalizeSourceDirectory, parseGitUrl, type ParsedGitUrl } from '../../core/git-url.ts';
 import { classifyGitFailure, scrubbedTail, SourceFetchError } from './source-fetch-error.ts';
 
 export interface GitSpawnEvent {

@@ -67,6 +67,8 @@ export interface GeneratedPlan extends PlanCommon {
   readonly baseImages: BaseImages;
   readonly dockerfile: string;
   readonly startCommand: string;
+  /** What the Dockerfile was written from: the commands, for builders that run them directly. */
+  readonly definition: BuildDefinition;
 }
 
 export type BuildPlan = DockerfilePlan | GeneratedPlan;
@@ -193,6 +195,7 @@ function generatedPlan(origin: GeneratedPlan['origin'], definition: BuildDefinit
     baseImages,
     dockerfile: generateDockerfile(definition, baseImages, origin),
     startCommand: definition.run.command,
+    definition,
     port: definition.run.port,
     environment,
     secrets: definition.run.secrets,

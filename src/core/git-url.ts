@@ -6,7 +6,7 @@
  * and keep credentials written into a URL in its config and error messages.
  */
 import { posix } from 'node:path';
-import { invalidRequest, showValue } from '../../core/errors.ts';
+import { invalidRequest, showValue } from './errors.ts';
 
 /** The transport a repository address uses; it decides which credential form fits it. */
 export type GitTransport = 'http' | 'ssh' | 'file';
