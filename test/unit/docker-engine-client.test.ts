@@ -110,3 +110,45 @@ test('no engine at the socket is reported as such, and the runtime says engine-u
   });
   await runtime.close();
 });
+
+test('an import streams the body to /images/create with fromSrc=- and resolves with the id from the last status line', async (t) => {
+  let received = Buffer.alloc(0);
+  const { client, urls } = await fakeEngine(t, (request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received = Buffer.concat(chunks);
+      response.end(progress({ status: 'sha256:feed' }));
+    });
+  });
+  async function* rootfs(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from('first ');
+    yield Buffer.from('second');
+  }
+  const result = await client.importImage(rootfs(), { reference: 'berth-os/debian:bookworm', changes: ['ENV PATH=/bin', 'CMD ["bash"]'], message: 'made' });
+  assert.deepEqual(result, { imageId: 'sha256:feed' });
+  assert.equal(received.toString(), 'first second');
+  assert.equal(
+    urls[0],
+    'POST /v1.41/images/create?fromSrc=-&repo=berth-os%2Fdebian&tag=bookworm&changes=ENV%20PATH%3D%2Fbin&changes=CMD%20%5B%22bash%22%5D&message=made',
+  );
+});
+
+test('an import whose body fails part-way rejects, with the body error as the cause', async (t) => {
+  const { client } = await fakeEngine(t, (request, response) => {
+    request.on('data', () => undefined);
+    request.on('end', () => response.end(progress({ status: 'sha256:never' })));
+    request.on('error', () => undefined);
+  });
+  const broken = new Error('tar exited with 2');
+  async function* rootfs(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from('partial');
+    throw broken;
+  }
+  await assert.rejects(client.importImage(rootfs(), { reference: 'x/y:1' }), (error) => {
+    assert.ok(error instanceof DockerEngineError);
+    assert.equal(error.code, 'DOCKER_ENGINE_TRANSPORT');
+    assert.equal(error.cause, broken);
+    return true;
+  });
+});

@@ -10,6 +10,7 @@
  * lines even though the status was 200.
  * https://docs.docker.com/engine/api/v1.41/
  */
+import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { DockerEngineError, isEngineStatus } from './engine-error.ts';
 import type {
@@ -51,6 +52,18 @@ export interface BuildOptions extends StreamOptions {
   buildArgs?: Record<string, string>;
 }
 
+export interface ImportOptions extends StreamOptions {
+  /** `repository:tag` the imported image gets. */
+  reference: string;
+  /** Dockerfile instructions applied to the image's config, as `docker import --change` does: `ENV PATH=...`, `CMD ["bash"]`. */
+  changes?: readonly string[];
+  /** The commit message recorded in the image's history. */
+  message?: string;
+}
+
+/** A request body the engine reads as a stream: a tar context or root file system. */
+export type TarBody = Uint8Array | AsyncIterable<Uint8Array>;
+
 export interface ListContainersOptions {
   /** Include stopped containers (all states). */
   all?: boolean;
@@ -72,9 +85,11 @@ interface EngineRequest {
   method: Dispatcher.HttpMethod;
   /** Path after the version prefix, already encoded. */
   path: string;
-  query?: Record<string, string>;
+  /** An array value repeats the key, as the engine reads `changes`. */
+  query?: Record<string, string | readonly string[]>;
   headers?: Record<string, string>;
-  body?: string | Uint8Array;
+  /** An async iterable is streamed, so a large tar never sits in memory whole. */
+  body?: string | TarBody;
   headersTimeout?: number;
   /** 0 disables it: progress streams can be silent for minutes (a quiet RUN step). */
   bodyTimeout?: number;
@@ -117,8 +132,8 @@ export class DockerEngineClient {
     );
   }
 
-  /** Builds an image from a tar build context with the classic builder. */
-  async buildImage(context: Uint8Array, options: BuildOptions = {}): Promise<{ imageId: string }> {
+  /** Builds an image from a tar build context (bytes, or streamed) with the classic builder. */
+  async buildImage(context: TarBody, options: BuildOptions = {}): Promise<{ imageId: string }> {
     const query: Record<string, string> = {
       // BuildKit (version 2) needs an interactive session API; the classic builder takes a plain request.
       version: '1',
@@ -136,6 +151,34 @@ export class DockerEngineClient {
       options.onProgress,
     );
     const imageId = results.find((aux) => aux.ID !== undefined)?.ID;
+    if (imageId === undefined) {
+      throw new DockerEngineError('DOCKER_ENGINE_STREAM', `${operation} failed: the engine did not report an image id`, 'no image id');
+    }
+    return { imageId };
+  }
+
+  /**
+   * Makes an image from a root file system tar, as `docker import` does; the tar can be streamed
+   * (hundreds of MB). Resolves with the new image's id. A body that throws part-way fails the
+   * call and the engine keeps nothing.
+   */
+  async importImage(rootfs: TarBody, options: ImportOptions): Promise<{ imageId: string }> {
+    const name = engineImageName(options.reference);
+    if (name.tag === undefined) throw new Error(`Cannot import as ${JSON.stringify(options.reference)}: an import needs a tag, not a digest`);
+    const query: Record<string, string | readonly string[]> = { fromSrc: '-', repo: name.repository, tag: name.tag };
+    if (options.changes !== undefined && options.changes.length > 0) query.changes = options.changes;
+    if (options.message !== undefined) query.message = options.message;
+    const operation = `Importing ${name.reference}`;
+    // The engine reports the new id as the last status line (`{"status":"sha256:..."}`), not as aux.
+    let imageId: string | undefined;
+    await this.#stream(
+      { method: 'POST', path: '/images/create', query, headers: { 'content-type': 'application/x-tar' }, body: rootfs, ...signalOf(options) },
+      operation,
+      (message) => {
+        if (message.status?.startsWith('sha256:') === true) imageId = message.status;
+        options.onProgress?.(message);
+      },
+    );
     if (imageId === undefined) {
       throw new DockerEngineError('DOCKER_ENGINE_STREAM', `${operation} failed: the engine did not report an image id`, 'no image id');
     }
@@ -276,7 +319,8 @@ export class DockerEngineClient {
         path: `/v${ENGINE_API_VERSION}${request.path}`,
         query: request.query,
         headers: request.headers,
-        body: request.body,
+        // undici streams an async iterable too, but its types want a Readable.
+        body: typeof request.body === 'string' || request.body instanceof Uint8Array || request.body === undefined ? request.body : Readable.from(request.body),
         headersTimeout: request.headersTimeout,
         bodyTimeout: request.bodyTimeout,
         signal: request.signal,
