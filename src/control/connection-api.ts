@@ -2,20 +2,28 @@
  * @module
  * App Runner's connection operations (app-runner-api.md §2.3) and Berth's
  * `CompleteConnectionHandshake`, which stands in for the console step that makes a connection
- * AVAILABLE. Connections are store records only: nothing here touches the runtime.
+ * AVAILABLE, with `GetConnectionWebhook` and `RotateConnectionWebhookSecret`, which give the
+ * address and secret a git host's push webhook needs. Connections are store records only:
+ * nothing here touches the runtime.
  */
 import { BerthError, invalidRequest, invalidState, notFound, showValue } from '../core/errors.ts';
 import {
   completedConnection,
+  CONNECTION_EXTENSION_SHAPES,
   connectionOutput,
+  connectionWebhookOutput,
   deletedConnection,
+  ensureWebhookSecret,
   findConnection,
   handshakeCredential,
   liveConnections,
+  newWebhookSecret,
   serviceUsingConnection,
+  withWebhookSecret,
   type ConnectionRecord,
   type ProviderType,
 } from '../core/connection.ts';
+import { assertShape, type Shape } from '../core/model/shape.ts';
 import { newHexId } from '../core/ids.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
@@ -43,6 +51,8 @@ export class ConnectionApi {
   extensionHandlers(): OperationHandlers {
     return {
       CompleteConnectionHandshake: (i) => this.completeConnectionHandshake(i),
+      GetConnectionWebhook: (i) => this.getConnectionWebhook(i),
+      RotateConnectionWebhookSecret: (i) => this.rotateConnectionWebhookSecret(i),
     };
   }
 
@@ -62,14 +72,18 @@ export class ConnectionApi {
       if (live.length >= quotas.connections) {
         throw new BerthError('ServiceQuotaExceededException', `You have reached the quota of ${quotas.connections} connections; delete one to create another`);
       }
-      const record: ConnectionRecord = {
-        kind: 'connection',
-        key: arn,
-        name,
-        live: true,
-        createdAt: now,
-        data: { arn, name, providerType: input.ProviderType as ProviderType, status: 'PENDING_HANDSHAKE', createdAt: now },
-      };
+      const record = withWebhookSecret(
+        {
+          kind: 'connection',
+          key: arn,
+          name,
+          live: true,
+          createdAt: now,
+          data: { arn, name, providerType: input.ProviderType as ProviderType, status: 'PENDING_HANDSHAKE', createdAt: now },
+        },
+        newWebhookSecret(),
+        this.#ctx.secrets,
+      );
       store.putResource(record);
       if (tags.length > 0) store.setTags(arn, tags);
       return record;
@@ -124,5 +138,34 @@ export class ConnectionApi {
       return completed;
     });
     return { Connection: connectionOutput(record) };
+  }
+
+  /** The webhook path and secret; a connection stored before webhooks existed gets its secret now. */
+  getConnectionWebhook(input: ApiInput): ApiOutput {
+    assertShape(CONNECTION_EXTENSION_SHAPES.GetConnectionWebhook as Shape, input);
+    const { store, secrets } = this.#ctx;
+    return store.transaction(() => {
+      const current = this.#liveConnection(input.ConnectionArn as string);
+      return connectionWebhookOutput(current, ensureWebhookSecret(store, secrets, current));
+    });
+  }
+
+  /** A new webhook secret: pushes signed with the old one are refused from now on. */
+  rotateConnectionWebhookSecret(input: ApiInput): ApiOutput {
+    assertShape(CONNECTION_EXTENSION_SHAPES.RotateConnectionWebhookSecret as Shape, input);
+    const { store, secrets } = this.#ctx;
+    return store.transaction(() => {
+      const current = this.#liveConnection(input.ConnectionArn as string);
+      const secret = newWebhookSecret();
+      store.putResource(withWebhookSecret(current, secret, secrets));
+      return connectionWebhookOutput(current, secret);
+    });
+  }
+
+  /** A deleted connection's webhook went with it: ResourceNotFoundException, as for DeleteConnection. */
+  #liveConnection(arn: string): ConnectionRecord {
+    const record = findConnection(this.#ctx.store, this.#ctx.arn, arn, 'connectionArn');
+    if (!record.live) throw notFound(`Connection ${showValue(record.name)} has been deleted; its webhook went with it`);
+    return record;
   }
 }

@@ -5,8 +5,12 @@
  * credential through its own operation `Berth.CompleteConnectionHandshake` instead: an HTTPS
  * token, or an SSH private key with the host keys to pin. The credential is kept sealed
  * (`SecretBox`, bound to the connection's ARN) and opened only for the builds that need it.
+ *
+ * Each connection also has a webhook secret, Berth's own: git hosts sign their push webhooks
+ * with it (core/webhooks.ts). It is made with the connection, sealed like the credential,
+ * shown only by `Berth.GetConnectionWebhook` and replaced by `Berth.RotateConnectionWebhookSecret`.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { invalidRequest, invalidState, notFound, showValue } from './errors.ts';
 import type { ArnContext } from './ids.ts';
 import { ARN } from './model/app-runner-shapes.ts';
@@ -15,6 +19,7 @@ import { parseResourceArn, type ResourceRecord } from './resources.ts';
 import type { SecretBox } from './secret-box.ts';
 import type { Store } from './store.ts';
 import { epochSeconds } from './time.ts';
+import { gitWebhookPath } from './webhooks.ts';
 
 /** App Runner's GITHUB and BITBUCKET, and Berth's values for other git hosts (GIT: any host). */
 export type ProviderType = 'GITHUB' | 'BITBUCKET' | 'GITLAB' | 'GITEA' | 'GIT';
@@ -31,6 +36,8 @@ export interface ConnectionData {
   deletedAt?: number;
   /** Set by the handshake: the credential's form in clear, the credential itself sealed. */
   credential?: { type: CredentialType; sealed: string; completedAt: number };
+  /** The secret push webhooks are signed with, sealed; connections stored before webhooks existed get one when it is first asked for. */
+  webhookSecret?: string;
 }
 
 export type ConnectionRecord = ResourceRecord<ConnectionData>;
@@ -66,6 +73,8 @@ export const CONNECTION_EXTENSION_SHAPES: Readonly<Record<string, Shape>> = {
     },
     ['ConnectionArn', 'Credential'],
   ),
+  GetConnectionWebhook: struct({ ConnectionArn: ARN }, ['ConnectionArn']),
+  RotateConnectionWebhookSecret: struct({ ConnectionArn: ARN }, ['ConnectionArn']),
 };
 
 /** Host key algorithms OpenSSH accepts in known_hosts and as key types. */
@@ -117,9 +126,9 @@ export function connectionOutput(record: ConnectionRecord): Record<string, unkno
   };
 }
 
-/** The record of a deleted connection: DELETED, and its credential forgotten. */
+/** The record of a deleted connection: DELETED, and its credential and webhook secret forgotten. */
 export function deletedConnection(record: ConnectionRecord, now: number): ConnectionRecord {
-  const { credential: _forgotten, ...data } = record.data;
+  const { credential: _forgotten, webhookSecret: _alsoForgotten, ...data } = record.data;
   return { ...record, live: false, data: { ...data, status: 'DELETED', deletedAt: now } };
 }
 
@@ -146,6 +155,57 @@ export function connectionCredential(store: Store, secrets: SecretBox, arn: stri
 
 function sealContext(arn: string): string {
   return `connection:${arn}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook secrets.
+
+/** A new webhook secret: 32 random bytes in hex, a form every git host's webhook form takes. */
+export function newWebhookSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** The record with `secret` as its webhook secret, sealed (replacing any earlier one). */
+export function withWebhookSecret(record: ConnectionRecord, secret: string, secrets: SecretBox): ConnectionRecord {
+  return { ...record, data: { ...record.data, webhookSecret: secrets.seal(secret, webhookSealContext(record.data.arn)) } };
+}
+
+/** The id webhooks name a connection by: the 32 hex characters its ARN ends with. */
+export function connectionId(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1);
+}
+
+/**
+ * The opened webhook secret of a live connection, made and stored first if the connection
+ * has none yet. Call inside a store transaction.
+ */
+export function ensureWebhookSecret(store: Store, secrets: SecretBox, record: ConnectionRecord): string {
+  const sealed = record.data.webhookSecret;
+  if (sealed !== undefined) return secrets.open(sealed, webhookSealContext(record.data.arn));
+  const secret = newWebhookSecret();
+  store.putResource(withWebhookSecret(record, secret, secrets));
+  return secret;
+}
+
+/**
+ * The webhook secret of the live connection with id `id` (as in its webhook's path), for
+ * checking a push's signature; undefined when no live connection has that id.
+ */
+export function connectionWebhookSecret(store: Store, secrets: SecretBox, id: string): string | undefined {
+  if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
+  return store.transaction(() => {
+    const record = liveConnections(store).find((c) => connectionId(c.data.arn) === id);
+    return record === undefined ? undefined : ensureWebhookSecret(store, secrets, record);
+  });
+}
+
+/** The output of `Berth.GetConnectionWebhook` and `Berth.RotateConnectionWebhookSecret`. */
+export function connectionWebhookOutput(record: ConnectionRecord, secret: string): Record<string, unknown> {
+  return { ConnectionArn: record.data.arn, WebhookPath: gitWebhookPath(connectionId(record.data.arn)), Secret: secret };
+}
+
+function webhookSealContext(arn: string): string {
+  return `connection-webhook:${arn}`;
 }
 
 /**

@@ -139,6 +139,9 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
 
   // Berth's extensions of App Runner: the resource they act on, as its App Runner operations.
   'berth:CompleteConnectionHandshake': givenArn('ConnectionArn', 'connection'),
+  // The webhook secret lets its holder trigger deployments: allowed per connection, like the credential.
+  'berth:GetConnectionWebhook': givenArn('ConnectionArn', 'connection'),
+  'berth:RotateConnectionWebhookSecret': givenArn('ConnectionArn', 'connection'),
 };
 
 /** `AppRunner.DescribeService` → `apprunner:DescribeService`, `Berth.CreateUser` → `berth:CreateUser`. */

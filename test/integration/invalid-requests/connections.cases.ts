@@ -1,9 +1,10 @@
 /**
  * Invalid requests of the connection operations (CreateConnection, DeleteConnection,
- * ListConnections) and of Berth's CompleteConnectionHandshake extension.
+ * ListConnections) and of Berth's extensions: CompleteConnectionHandshake,
+ * GetConnectionWebhook and RotateConnectionWebhookSecret.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import type { CaseFamily, Fixtures } from './types.ts';
+import type { CaseFamily, Fixtures, InvalidCase } from './types.ts';
 
 const HANDSHAKE = 'Berth.CompleteConnectionHandshake';
 
@@ -26,6 +27,21 @@ const KNOWN_HOSTS = `git.example.com ssh-ed25519 ${ED25519_BLOB}\n`;
 const account = (arn: string | undefined): string => arn?.split(':')[4] ?? '000000000000';
 const connectionArn = (f: Fixtures, tail: string): string => `arn:aws:apprunner:us-east-1:${account(f.connPendingArn)}:connection/${tail}`;
 const handshake = (f: Fixtures, credential: unknown): unknown => ({ ConnectionArn: f.connPendingArn, Credential: credential });
+
+/** The webhook operations take one member, a connection's ARN: the same cases for both. */
+const webhookCases = (operation: string): InvalidCase[] => [
+  { name: 'no ConnectionArn', operation, body: () => ({}), error: 'InvalidRequestException', message: /Value null at 'connectionArn' failed to satisfy constraint: Member must not be null/ },
+  { name: 'an empty ARN', operation, body: () => ({ ConnectionArn: '' }), error: 'InvalidRequestException', message: /at 'connectionArn' failed to satisfy constraint: Member must have length greater than or equal to 1/ },
+  { name: 'a malformed ARN', operation, body: () => ({ ConnectionArn: 'conn-available' }), error: 'InvalidRequestException', message: /Value 'conn-available' at 'connectionArn'.*regular expression pattern/ },
+  { name: 'an ARN that is a number', operation, body: () => ({ ConnectionArn: 42 }), error: 'InvalidRequestException', message: /Value 42 at 'connectionArn' must be a string/ },
+  { name: 'the ARN of a service', operation, body: (f) => ({ ConnectionArn: `arn:aws:apprunner:us-east-1:${account(f.connAvailableArn)}:service/conn-svc/0123456789abcdef0123456789abcdef` }), error: 'InvalidRequestException', message: /at 'connectionArn' is not a connection ARN: arn:aws:apprunner:<region>:<account>:connection\/<name>\/<32 hex id>/ },
+  { name: 'a connection ARN without its id', operation, body: (f) => ({ ConnectionArn: connectionArn(f, 'conn-available') }), error: 'InvalidRequestException', message: /is not a connection ARN/ },
+  { name: 'an ARN of another region', operation, body: (f) => ({ ConnectionArn: String(f.connAvailableArn).replace('us-east-1', 'eu-west-1') }), error: 'ResourceNotFoundException', message: /No connection with ARN .* exists in account [0-9]{12}, region us-east-1/ },
+  { name: 'a connection that does not exist', operation, body: (f) => ({ ConnectionArn: connectionArn(f, 'conn-ghost/0123456789abcdef0123456789abcdef') }), error: 'ResourceNotFoundException', message: /No connection with ARN '.*conn-ghost.*' exists/ },
+  { name: 'a deleted connection', operation, body: (f) => ({ ConnectionArn: f.connDeletedArn }), error: 'ResourceNotFoundException', message: /Connection 'conn-deleted' has been deleted; its webhook went with it/ },
+  { name: 'an unknown member', operation, body: (f) => ({ ConnectionArn: f.connAvailableArn, Secret: 'conn-my-own-secret' }), error: 'InvalidRequestException', message: /Unknown member 'secret'; expected one of: ConnectionArn/ },
+  { name: 'a body that is not JSON', operation, body: () => '{"ConnectionArn": ', error: 'SerializationException', message: /not valid JSON/ },
+];
 
 export const family: CaseFamily = {
   name: 'connections',
@@ -119,5 +135,9 @@ export const family: CaseFamily = {
     { name: 'a connection that does not exist', operation: HANDSHAKE, body: (f) => ({ ConnectionArn: connectionArn(f, 'conn-ghost/0123456789abcdef0123456789abcdef'), Credential: { Token: 'conn-token' } }), error: 'ResourceNotFoundException', message: /No connection with ARN '.*conn-ghost.*' exists/ },
     { name: 'a deleted connection', operation: HANDSHAKE, body: (f) => ({ ConnectionArn: f.connDeletedArn, Credential: { Token: 'conn-token' } }), error: 'InvalidStateException', message: /Connection 'conn-deleted' is DELETED; a deleted connection cannot be completed/ },
     { name: 'an available connection given a bad credential keeps its own', operation: HANDSHAKE, body: (f) => ({ ConnectionArn: f.connAvailableArn, Credential: { Token: 'conn bad' } }), error: 'InvalidRequestException', message: /'credential.token' failed to satisfy constraint/ },
+
+    // Berth.GetConnectionWebhook, Berth.RotateConnectionWebhookSecret
+    webhookCases('Berth.GetConnectionWebhook'),
+    webhookCases('Berth.RotateConnectionWebhookSecret'),
   ],
 };
