@@ -8,6 +8,9 @@
  * security token (required for session keys, refused for long-term ones), the operation's
  * existence, the JSON body, and authorization; only then does the handler run, with the
  * caller beside its input (docs/access-control.md).
+ *
+ * Requests under `/webhooks/` are not API calls: when `webhooks` is given they go to the
+ * webhook endpoint (webhook-endpoint.ts), which authenticates them by their own signatures.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +20,7 @@ import { isPlainObject } from '../../core/model/shape.ts';
 import { verifySignature } from '../../core/sigv4.ts';
 import type { Clock } from '../../core/clock.ts';
 import { checkSecurityToken, type Caller, type CallerCredential } from '../../core/iam.ts';
+import { handleWebhookRequest, isWebhookRequest, type WebhookDeps } from './webhook-endpoint.ts';
 
 /** An operation: its input, and who calls it (for the few that act on the caller). */
 export type Handler = (input: Record<string, unknown>, caller: Caller) => Record<string, unknown> | Promise<Record<string, unknown>>;
@@ -42,6 +46,8 @@ export interface ApiServerOptions {
   clock: Clock;
   /** Largest request body accepted. */
   maxBodyBytes?: number;
+  /** Push webhooks and registry notifications; without it, paths under `/webhooks/` are refused like any other path. */
+  webhooks?: WebhookDeps;
 }
 
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
@@ -49,6 +55,7 @@ const requestChannel = channel('berth:api:request');
 
 /** Handles one API request; exported so tests can drive it without a socket too. */
 export async function handleApiRequest(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
+  if (options.webhooks !== undefined && isWebhookRequest(req.url)) return handleWebhookRequest(req, res, options.webhooks);
   const requestId = randomUUID();
   const started = performance.now();
   let operation = '';
