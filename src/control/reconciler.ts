@@ -11,9 +11,11 @@ import type { HealthVerdict } from '../core/health.ts';
 import type { OperationRecord } from '../core/operation.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import { RuntimeError, type ContainerRuntime, type Instance } from '../core/runtime.ts';
-import type { ServiceRecord } from '../core/service.ts';
-import type { RevisionRecord, Store } from '../core/store.ts';
+import { buildFailureMessage } from '../core/build-record.ts';
+import type { RevisionSpec, ServiceRecord } from '../core/service.ts';
+import type { Store } from '../core/store.ts';
 import type { HealthTracker } from './health-tracker.ts';
+import type { SourceBuilds } from './source-builds.ts';
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -39,6 +41,7 @@ export class Reconciler {
   readonly #publish: (table: RouteTable) => void;
   readonly #emit: (event: ReconcilerEvent) => void;
   readonly #lifecycleSteps: readonly (() => boolean)[];
+  readonly #builds: SourceBuilds | undefined;
 
   /** Services with a pass of their own under way (pulls and starts can take a while). */
   readonly #busy = new Set<string>();
@@ -67,6 +70,8 @@ export class Reconciler {
      * connections out of their PENDING_* states); each returns true if it changed anything.
      */
     lifecycleSteps?: readonly (() => boolean)[];
+    /** Builds source-code revisions; without it, such revisions fail to deploy with a reason. */
+    builds?: SourceBuilds;
   }) {
     this.#store = deps.store;
     this.#runtime = deps.runtime;
@@ -76,6 +81,7 @@ export class Reconciler {
     this.#publish = deps.publish;
     this.#emit = deps.emit;
     this.#lifecycleSteps = deps.lifecycleSteps ?? [];
+    this.#builds = deps.builds;
   }
 
   start(): void {
@@ -257,13 +263,31 @@ export class Reconciler {
       if (verdict === 'healthy') healthy.push(instance);
     }
 
+    // A source-code revision runs what its build made; until then nothing of it starts (the
+    // revision serving keeps the traffic), and a failed build fails the deployment.
+    let spec: RevisionSpec = revision.spec;
+    let readySince = operation?.startedAt;
+    if (revision.spec.source !== undefined && desired > 0) {
+      const build = this.#builds?.state(revision, operation?.id)
+        ?? { state: 'failed', build: { failure: { message: 'this control plane has no builder, so it cannot deploy source code', outputTail: [] } } };
+      if (build.state === 'building') return;
+      if (build.state === 'failed') {
+        const message = buildFailureMessage(build.build.failure ?? { message: 'unknown reason', outputTail: [] });
+        if (deploying && operation !== undefined) this.#failDeployment(service, operation, message);
+        else this.#emit({ type: 'error', serviceName: service.name, message });
+        return;
+      }
+      spec = { ...revision.spec, image: build.build.image, port: build.build.port, env: { ...build.build.environment, ...revision.spec.env } };
+      readySince = Math.max(readySince ?? 0, build.build.endedAt ?? 0);
+    }
+
     // Scale the desired revision to its count.
     if (serving.length > desired) {
       // Remove the ones not serving yet first, then the newest.
       const surplus = [...serving].sort((a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt).slice(0, serving.length - desired);
       await Promise.all(surplus.map((i) => this.#remove(i, service, stopping ? `the service is ${type === 'PAUSE_SERVICE' ? 'pausing' : 'being deleted'}` : 'more instances run than desired')));
     } else if (serving.length < desired) {
-      const started = await this.#startInstances(service, revision, operation, desired - serving.length);
+      const started = await this.#startInstances(service, revision.id, spec, operation, desired - serving.length);
       if (!started) return;
     }
 
@@ -282,7 +306,7 @@ export class Reconciler {
         this.#succeed(service, operation, 'RUNNING');
       }
     } else if (deploying) {
-      this.#checkDeadline(service, this.#whyNotHealthy(current));
+      this.#checkDeadline(service, this.#whyNotHealthy(current), spec.port, readySince);
     }
 
     function rank(i: Instance): number {
@@ -290,15 +314,15 @@ export class Reconciler {
     }
   }
 
-  async #startInstances(service: ServiceRecord, revision: RevisionRecord, operation: OperationRecord | undefined, count: number): Promise<boolean> {
+  async #startInstances(service: ServiceRecord, revisionId: string, spec: RevisionSpec, operation: OperationRecord | undefined, count: number): Promise<boolean> {
     const fail = (message: string): void => {
       if (operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS') this.#failDeployment(service, operation, message);
       else this.#emit({ type: 'error', serviceName: service.name, message });
     };
     try {
-      await this.#runtime.ensureImage(revision.spec.image);
+      await this.#runtime.ensureImage(spec.image);
     } catch (error) {
-      fail(error instanceof RuntimeError ? error.message : `pulling ${revision.spec.image} failed: ${(error as Error).message}`);
+      fail(error instanceof RuntimeError ? error.message : `pulling ${spec.image} failed: ${(error as Error).message}`);
       return false;
     }
     const starts = Array.from({ length: count }, async () => {
@@ -308,17 +332,17 @@ export class Reconciler {
         instanceId,
         serviceId: service.id,
         serviceName: service.name,
-        revisionId: revision.id,
-        image: revision.spec.image,
-        port: revision.spec.port,
-        env: revision.spec.env,
-        ...(revision.spec.startCommand !== undefined && { startCommand: revision.spec.startCommand }),
-        cpuUnits: revision.spec.cpuUnits,
-        memoryMb: revision.spec.memoryMb,
+        revisionId,
+        image: spec.image,
+        port: spec.port,
+        env: spec.env,
+        ...(spec.startCommand !== undefined && { startCommand: spec.startCommand }),
+        cpuUnits: spec.cpuUnits,
+        memoryMb: spec.memoryMb,
       });
       this.#instances.set(instanceId, instance);
       this.#emit({ type: 'instance-started', serviceName: service.name, instanceId, address: instance.address ?? '', ms: this.#clock.now() - began });
-      if (instance.address !== undefined) void this.#health.track(instanceId, instance.address, revision.spec.healthCheck);
+      if (instance.address !== undefined) void this.#health.track(instanceId, instance.address, spec.healthCheck);
     });
     const results = await Promise.allSettled(starts);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -336,14 +360,14 @@ export class Reconciler {
   }
 
   /** Fails a deployment whose instances have not passed their health checks in time. */
-  #checkDeadline(service: ServiceRecord, why: string): void {
+  #checkDeadline(service: ServiceRecord, why: string, port?: number, since?: number): void {
     const operation = this.#store.activeOperation(service.id);
     if (operation === undefined || !isDeployment(operation) || operation.status !== 'IN_PROGRESS') return;
-    const waited = this.#clock.now() - operation.startedAt;
+    const waited = this.#clock.now() - Math.max(operation.startedAt, since ?? 0);
     if (waited < this.#options.startupTimeoutMs) return;
     const check = service.config.HealthCheckConfiguration;
     const what = check.Protocol === 'HTTP' ? `HTTP health check of path ${check.Path}` : 'TCP health check';
-    this.#failDeployment(service, operation, `No instance passed its ${what} on port ${service.config.SourceConfiguration.ImageRepository.ImageConfiguration.Port} within ${Math.round(this.#options.startupTimeoutMs / 1000)} s; ${why}`);
+    this.#failDeployment(service, operation, `No instance passed its ${what} on port ${port ?? this.#store.getRevision(service.revisionId)?.spec.port ?? 'unknown'} within ${Math.round(this.#options.startupTimeoutMs / 1000)} s; ${why}`);
   }
 
   /**

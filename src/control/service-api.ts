@@ -13,8 +13,10 @@ import {
   type AutoScalingConfigurationRecord,
 } from '../core/auto-scaling.ts';
 import { findRevision } from '../core/configuration-revisions.ts';
+import { findConnection } from '../core/connection.ts';
 import { newHexId, parseArn } from '../core/ids.ts';
-import { operationSummary, type OperationRecord, type OperationType } from '../core/operation.ts';
+import { OPERATION_EXTENSION_SHAPES, operationDetail, operationSummary, type OperationRecord, type OperationType } from '../core/operation.ts';
+import { validateShape, validationMessage, type Shape } from '../core/model/shape.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
 import { configFromInput, revisionSpecOf, serviceOutput, serviceSummary, validateInput, type ServiceConfig, type ServiceRecord, type Tag } from '../core/service.ts';
@@ -89,9 +91,6 @@ export class ServiceApi {
     validateInput('UpdateService', input);
     const now = this.#ctx.clock.now();
     return this.#startOperation(input, 'UpdateService', 'UPDATE_SERVICE', now, (service) => {
-      if (input.SourceConfiguration === undefined && service.config.SourceConfiguration.ImageRepository === undefined) {
-        throw new Error('unreachable: every stored service has an image source');
-      }
       const config = this.#resolveReferences(configFromInput(input, service.config));
       const ascArn = memberValue<string>(input, 'AutoScalingConfigurationArn');
       const autoScaling = ascArn === undefined ? {} : autoScalingOf(this.#autoScaling(ascArn));
@@ -152,6 +151,23 @@ export class ServiceApi {
       input.NextToken as string | undefined,
     );
     return { ServiceSummaryList: page.items.map(serviceSummary), ...(page.nextToken !== undefined && { NextToken: page.nextToken }) };
+  }
+
+  /** Berth's own operations on services (target prefix `Berth`). */
+  extensionHandlers(): OperationHandlers {
+    return {
+      DescribeOperation: (i) => this.describeOperation(i),
+    };
+  }
+
+  /** An operation with what ListOperations cannot carry: its builds, their commits and output. */
+  describeOperation(input: ApiInput): ApiOutput {
+    const errors = validateShape(OPERATION_EXTENSION_SHAPES.DescribeOperation as Shape, input);
+    if (errors.length > 0) throw invalidRequest(validationMessage(errors));
+    const service = serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string);
+    const operation = this.#ctx.store.listOperations(service.id).find((op) => op.id === input.OperationId);
+    if (operation === undefined) throw notFound(`Service ${showValue(service.name)} has no operation ${showValue(input.OperationId)}; ListOperations lists its operations`);
+    return { Operation: operationDetail(operation, this.#ctx.store.buildsOfOperation(operation.id)) };
   }
 
   listOperations(input: ApiInput): ApiOutput {
@@ -230,6 +246,13 @@ export class ServiceApi {
    */
   #resolveReferences(config: ServiceConfig): ServiceConfig {
     const { store } = this.#ctx;
+    const connectionArn = config.SourceConfiguration.AuthenticationConfiguration?.ConnectionArn;
+    if (connectionArn !== undefined) {
+      const connection = findConnection(store, this.#ctx.arn, connectionArn, 'sourceConfiguration.authenticationConfiguration.connectionArn');
+      if (connection.data.status !== 'AVAILABLE') {
+        throw invalidRequest(`Connection ${showValue(connection.name)} at 'sourceConfiguration.authenticationConfiguration.connectionArn' is ${connection.data.status}; complete its handshake (Berth.CompleteConnectionHandshake) before using it`);
+      }
+    }
     const connector = config.NetworkConfiguration.EgressConfiguration.VpcConnectorArn;
     if (connector !== undefined) {
       if (parseArn(connector)?.resourceType !== 'vpcconnector') {

@@ -6,6 +6,7 @@
  * the build (core/build/build-plan.ts); a builder only carries the plan out.
  */
 import type { BuildPlan } from './build/build-plan.ts';
+import type { ConnectionCredential } from './connection.ts';
 
 export interface BuildRequest {
   /** Berth's id for this build: lowercase hex, unique; builders use it in names and tags. */
@@ -69,4 +70,24 @@ export class LineTail {
   lines(): readonly string[] {
     return [...this.#lines];
   }
+}
+
+/** Where source code comes from: git, through the connection's credential when there is one. */
+export interface SourceFetcher {
+  /** Checks the branch's latest commit out into `workDir` (which must not exist yet). */
+  fetch(request: {
+    repositoryUrl: string;
+    branch: string;
+    credential?: ConnectionCredential;
+    sourceDirectory: string;
+    workDir: string;
+    signal?: AbortSignal;
+  }): Promise<{ commit: string; directory: string }>;
+  /** The branch's latest commit on the remote, fetching nothing. */
+  latestCommit(request: { repositoryUrl: string; branch: string; credential?: ConnectionCredential }): Promise<string>;
+  /**
+   * Paths changed between two commits, from the local cache after a fetch; undefined when that
+   * cannot be told (the older commit is unknown), in which case callers assume a change.
+   */
+  changedPaths(request: { repositoryUrl: string; branch: string; credential?: ConnectionCredential; from: string; to: string }): Promise<string[] | undefined>;
 }

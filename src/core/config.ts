@@ -16,6 +16,31 @@ export interface BerthConfig {
   api: { host: string; port: number };
   router: { host: string; httpPort: number; httpsPort: number; requestTimeoutSeconds: number };
   docker: { socket: string };
+  /**
+   * What runs instances: `docker` (the Engine API), `process` (local processes: source services
+   * only, weaker isolation), or `auto`: Docker when its socket answers at start, else processes.
+   */
+  runtime: { kind: 'auto' | 'docker' | 'process' };
+  /**
+   * Builds of source-code services. `runtimeImages`: `os-packages` builds each managed
+   * runtime's base image from Debian's packages (no public registry needed), `public` pulls
+   * public images (node:22-bookworm, ...); `runtimeImageOverrides` maps API runtime names to
+   * images of your own. `pollIntervalSeconds`: how often branches with automatic deployments
+   * are checked for new commits when no webhook arrives (0: never). `debianMirror`: where
+   * os-packages images get their packages; '' means the host's own apt mirror.
+   */
+  build: {
+    timeoutSeconds: number;
+    runtimeImages: 'os-packages' | 'public';
+    runtimeImageOverrides: Record<string, unknown>;
+    debianMirror: string;
+    pollIntervalSeconds: number;
+    /**
+     * The bearer token registry notifications (POST /webhooks/registry) must carry; '' turns
+     * them off. Set the same token in the registry's `notifications.endpoints[].headers`.
+     */
+    registryNotificationToken: string;
+  };
   reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number };
   /** App Runner's per-account quotas (app-runner-api.md §5.1), adjustable here. */
   quotas: Quotas;
@@ -58,6 +83,8 @@ export function defaultConfig(home: string): BerthConfig {
     api: { host: '127.0.0.1', port: 8900 },
     router: { host: '0.0.0.0', httpPort: 8080, httpsPort: 8443, requestTimeoutSeconds: 120 },
     docker: { socket: '/var/run/docker.sock' },
+    runtime: { kind: 'auto' },
+    build: { timeoutSeconds: 1800, runtimeImages: 'os-packages', runtimeImageOverrides: {}, debianMirror: '', pollIntervalSeconds: 60, registryNotificationToken: '' },
     reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10 },
     quotas: { ...DEFAULT_QUOTAS },
   };
@@ -78,6 +105,9 @@ export function berthPaths(home: string) {
     controlPlanePid: `${home}/run/control-plane.pid`,
     routerPid: `${home}/run/router.pid`,
     configFile: `${home}/berth.json`,
+    gitCache: `${home}/git-cache`,
+    buildWork: `${home}/builds`,
+    processRoot: `${home}/process`,
   } as const;
 }
 
@@ -85,6 +115,8 @@ const SECTIONS = {
   api: ['host', 'port'],
   router: ['host', 'httpPort', 'httpsPort', 'requestTimeoutSeconds'],
   docker: ['socket'],
+  runtime: ['kind'],
+  build: ['timeoutSeconds', 'runtimeImages', 'runtimeImageOverrides', 'debianMirror', 'pollIntervalSeconds', 'registryNotificationToken'],
   reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds'],
   quotas: Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[],
 } as const;
@@ -139,6 +171,20 @@ function validate(c: BerthConfig): void {
   port('router.httpPort', c.router.httpPort);
   port('router.httpsPort', c.router.httpsPort);
   positive('router.requestTimeoutSeconds', c.router.requestTimeoutSeconds);
+  const oneOf = (name: string, value: unknown, allowed: readonly string[]): void => {
+    if (typeof value !== 'string' || !allowed.includes(value)) throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected one of ${allowed.join(', ')}`);
+  };
+  oneOf('runtime.kind', c.runtime.kind, ['auto', 'docker', 'process']);
+  oneOf('build.runtimeImages', c.build.runtimeImages, ['os-packages', 'public']);
+  positive('build.timeoutSeconds', c.build.timeoutSeconds);
+  text('build.debianMirror', c.build.debianMirror, /^(https?:\/\/[^\s]+)?$/, "an http:// or https:// Debian mirror URL, or '' for the host's own");
+  if (typeof c.build.runtimeImageOverrides !== 'object' || c.build.runtimeImageOverrides === null || Array.isArray(c.build.runtimeImageOverrides)) {
+    throw invalidRequest(`Configuration 'build.runtimeImageOverrides' is ${JSON.stringify(c.build.runtimeImageOverrides)}; expected an object mapping runtime names (NODEJS_22, ...) to images`);
+  }
+  text('build.registryNotificationToken', c.build.registryNotificationToken, /^([\x21-\x7e]{16,512})?$/, "'' (notifications off) or a token of 16 to 512 printable characters");
+  if (!Number.isInteger(c.build.pollIntervalSeconds) || c.build.pollIntervalSeconds < 0) {
+    throw invalidRequest(`Configuration 'build.pollIntervalSeconds' is ${JSON.stringify(c.build.pollIntervalSeconds)}; expected 0 (never) or a whole number of seconds`);
+  }
   positive('reconcile.intervalMs', c.reconcile.intervalMs);
   positive('reconcile.startupTimeoutSeconds', c.reconcile.startupTimeoutSeconds);
   if (typeof c.reconcile.stopGraceSeconds !== 'number' || c.reconcile.stopGraceSeconds < 0) {

@@ -115,21 +115,18 @@ export function checkBranchName(branch: string): void {
 }
 
 /**
- * The source directory as a normalized relative path ('.' for the repository root). Absolute
- * paths and '..' escapes are refused here; symlinks that leave the checkout are refused after
- * checkout, when they can be resolved.
+ * The source directory as a normalized relative path ('.' for the repository root). A leading
+ * '/' means the repository root, as in App Runner's console ('/services/api'); '..' escapes are
+ * refused here, symlinks that leave the checkout after checkout, when they can be resolved.
  */
 export function normalizeSourceDirectory(sourceDirectory: string | undefined): string {
   if (sourceDirectory === undefined || sourceDirectory === '' || sourceDirectory === '/') return '.';
   const refuse = (why: string): never => {
-    throw invalidRequest(`SourceDirectory ${showValue(sourceDirectory)} ${why}; give a path relative to the repository root, such as 'services/api'`);
+    throw invalidRequest(`SourceDirectory ${showValue(sourceDirectory)} ${why}; give a path from the repository root, such as 'services/api'`);
   };
   if (sourceDirectory.length > 4096) refuse('is longer than 4096 characters');
   if (hasCharBelow(sourceDirectory, 0x20) || sourceDirectory.includes('\\')) refuse('contains a control character or a backslash');
-  // '/' alone is App Runner's way to say "the repository root"; any other leading '/' reads
-  // like a host path, and silently re-rooting it would hide the mistake.
-  if (posix.isAbsolute(sourceDirectory)) refuse('is an absolute path');
-  const normalized = posix.normalize(sourceDirectory).replace(/\/+$/, '');
+  const normalized = posix.normalize(sourceDirectory.replace(/^\/+/, '')).replace(/\/+$/, '');
   if (normalized === '..' || normalized.startsWith('../')) refuse('leads outside the repository');
   return normalized === '' ? '.' : normalized;
 }

@@ -142,6 +142,7 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   // The webhook secret lets its holder trigger deployments: allowed per connection, like the credential.
   'berth:GetConnectionWebhook': givenArn('ConnectionArn', 'connection'),
   'berth:RotateConnectionWebhookSecret': givenArn('ConnectionArn', 'connection'),
+  'berth:DescribeOperation': SERVICE,
 };
 
 /** `AppRunner.DescribeService` → `apprunner:DescribeService`, `Berth.CreateUser` → `berth:CreateUser`. */

@@ -2,6 +2,9 @@
  * @module
  * Operations: the asynchronous work App Runner reports through ListOperations (§3.16).
  */
+import type { BuildRecord } from './build-record.ts';
+import { ARN } from './model/app-runner-shapes.ts';
+import { str, struct, type Shape } from './model/shape.ts';
 import { epochSeconds } from './time.ts';
 
 export type OperationType = 'CREATE_SERVICE' | 'UPDATE_SERVICE' | 'START_DEPLOYMENT' | 'PAUSE_SERVICE' | 'RESUME_SERVICE' | 'DELETE_SERVICE';
@@ -33,5 +36,39 @@ export function operationSummary(op: OperationRecord): Record<string, unknown> {
     ...(op.endedAt !== undefined && { EndedAt: epochSeconds(op.endedAt) }),
     UpdatedAt: epochSeconds(op.updatedAt),
     ...(op.message !== undefined && { StatusMessage: op.message }),
+  };
+}
+
+/** Input shapes of Berth's operation extensions (target prefix `Berth`). */
+export const OPERATION_EXTENSION_SHAPES: Readonly<Record<string, Shape>> = {
+  DescribeOperation: struct(
+    { ServiceArn: ARN, OperationId: str({ min: 1, max: 64, pattern: /^[0-9a-f]{32}$/ }) },
+    ['ServiceArn', 'OperationId'],
+  ),
+};
+
+/**
+ * `Berth.DescribeOperation`'s output: the summary, with the builds the operation ran (newest
+ * first: a control plane restarted mid-build shows the interrupted attempt too) and their output.
+ */
+export function operationDetail(op: OperationRecord, builds: readonly BuildRecord[]): Record<string, unknown> {
+  return {
+    ...operationSummary(op),
+    Builds: builds.map((b) => ({
+      BuildId: b.id,
+      Status: b.status,
+      RepositoryUrl: b.repositoryUrl,
+      Branch: b.branch,
+      SourceDirectory: b.sourceDirectory,
+      ...(b.commit !== undefined && { Commit: b.commit }),
+      ...(b.origin !== undefined && { BuiltFrom: b.origin }),
+      ...(b.image !== undefined && { Image: b.image }),
+      StartedAt: epochSeconds(b.startedAt),
+      ...(b.endedAt !== undefined && { EndedAt: epochSeconds(b.endedAt) }),
+      ...(b.failure !== undefined && {
+        Failure: { Message: b.failure.message, ...(b.failure.command !== undefined && { Command: b.failure.command }), OutputTail: b.failure.outputTail },
+      }),
+      Log: b.log,
+    })),
   };
 }

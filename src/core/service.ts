@@ -3,7 +3,9 @@
  * Services: the desired configuration Berth stores, how a CreateService request becomes one
  * (defaults filled in as the real service does, §3.2), and the App Runner output shapes.
  */
+import { planBuild, type CodeConfiguration } from './build/build-plan.ts';
 import { BerthError, invalidRequest, showValue } from './errors.ts';
+import { checkBranchName, normalizeSourceDirectory, parseGitUrl } from './git-url.ts';
 import { IMAGE_REFERENCE_FORM, parseImageReference } from './image-reference.ts';
 import { describeCombinations, parseCpu, parseMemory, VALID_COMBINATIONS } from './instance-size.ts';
 import { INPUT_SHAPES } from './model/app-runner-shapes.ts';
@@ -31,6 +33,15 @@ export interface ImageRepository {
   };
 }
 
+/** A source-code repository in App Runner's output form (§3.4). */
+export interface CodeRepository {
+  RepositoryUrl: string;
+  SourceCodeVersion: { Type: 'BRANCH'; Value: string };
+  /** As given; absent means the repository root. */
+  SourceDirectory?: string;
+  CodeConfiguration: CodeConfiguration;
+}
+
 export interface Tag {
   Key: string;
   Value?: string;
@@ -38,8 +49,10 @@ export interface Tag {
 
 /** The desired configuration of a service, in App Runner's output form with defaults filled in. */
 export interface ServiceConfig {
+  /** Exactly one of ImageRepository and CodeRepository. */
   SourceConfiguration: {
-    ImageRepository: ImageRepository;
+    ImageRepository?: ImageRepository;
+    CodeRepository?: CodeRepository;
     AutoDeploymentsEnabled: boolean;
     AuthenticationConfiguration?: { AccessRoleArn?: string; ConnectionArn?: string };
   };
@@ -80,9 +93,22 @@ export interface ServiceRecord {
   deletedAt?: number;
 }
 
+/** Where a source-code revision's code comes from; its build fills in what instances run. */
+export interface SourceSpec {
+  repositoryUrl: string;
+  branch: string;
+  /** Normalized, relative to the repository root; '.' for the root. */
+  sourceDirectory: string;
+  connectionArn?: string;
+  codeConfiguration: CodeConfiguration;
+}
+
 /** What instances of a revision run: derived from the service's configuration at deploy time. */
 export interface RevisionSpec {
+  /** The image to run; empty for a source-code revision, whose build provides it. */
   image: string;
+  /** Set for source-code revisions. */
+  source?: SourceSpec;
   port: number;
   env: Record<string, string>;
   startCommand?: string;
@@ -115,6 +141,7 @@ export interface CreateServiceInput {
 }
 
 type ImageRepositoryInput = ImageRepository & { ImageConfiguration?: Record<string, unknown> };
+type CodeRepositoryInput = Omit<CodeRepository, 'CodeConfiguration'> & { CodeConfiguration?: CodeConfiguration };
 type NetworkInput = {
   EgressConfiguration?: { EgressType?: 'DEFAULT' | 'VPC'; VpcConnectorArn?: string };
   IngressConfiguration?: { IsPubliclyAccessible?: boolean };
@@ -146,10 +173,14 @@ export function configFromInput(given: Record<string, unknown>, base?: ServiceCo
     if ((source.CodeRepository === undefined) === (source.ImageRepository === undefined)) {
       throw invalidRequest("Exactly one of 'sourceConfiguration.imageRepository' and 'sourceConfiguration.codeRepository' must be provided");
     }
-    if (source.CodeRepository !== undefined) {
-      throw invalidRequest("'sourceConfiguration.codeRepository' is not supported by this version of Berth yet; deploy an image with 'sourceConfiguration.imageRepository'");
+    if (base !== undefined && (source.CodeRepository === undefined) !== (base.SourceConfiguration.CodeRepository === undefined)) {
+      throw invalidRequest(
+        `A service deployed from ${base.SourceConfiguration.CodeRepository === undefined ? 'an image' : 'a code repository'} cannot switch to ${source.CodeRepository === undefined ? 'an image' : 'a code repository'}; create a new service for it`,
+      );
     }
-    sourceConfiguration = imageSourceFrom(source.ImageRepository as ImageRepositoryInput, source.AutoDeploymentsEnabled, source.AuthenticationConfiguration);
+    sourceConfiguration = source.CodeRepository !== undefined
+      ? codeSourceFrom(source.CodeRepository as CodeRepositoryInput, base?.SourceConfiguration.CodeRepository, source.AutoDeploymentsEnabled, source.AuthenticationConfiguration)
+      : imageSourceFrom(source.ImageRepository as ImageRepositoryInput, source.AutoDeploymentsEnabled, source.AuthenticationConfiguration);
   }
 
   const instance = input.InstanceConfiguration as { Cpu?: string; Memory?: string; InstanceRoleArn?: string } | undefined;
@@ -229,6 +260,71 @@ function imageSourceFrom(
   };
 }
 
+const CODE = 'sourceConfiguration.codeRepository';
+
+/**
+ * A code repository as stored. `CodeConfiguration` is required on create; an update that leaves
+ * it out keeps the current one. API-mode values are checked now, by planning a build with them,
+ * so a bad runtime or port is refused by the request instead of failing a deployment later.
+ */
+function codeSourceFrom(
+  code: CodeRepositoryInput,
+  current: CodeRepository | undefined,
+  autoDeployments: boolean | undefined,
+  authentication: { AccessRoleArn?: string; ConnectionArn?: string } | undefined,
+): ServiceConfig['SourceConfiguration'] {
+  const at = (member: string, error: unknown): never => {
+    if (error instanceof BerthError) throw invalidRequest(`Invalid '${CODE}.${member}': ${error.message}`);
+    throw error;
+  };
+  try {
+    parseGitUrl(code.RepositoryUrl);
+  } catch (error) {
+    at('repositoryUrl', error);
+  }
+  if (code.SourceCodeVersion.Type !== 'BRANCH') throw new Error('unreachable: the shape check admits only BRANCH');
+  try {
+    checkBranchName(code.SourceCodeVersion.Value);
+  } catch (error) {
+    at('sourceCodeVersion.value', error);
+  }
+  try {
+    normalizeSourceDirectory(code.SourceDirectory);
+  } catch (error) {
+    at('sourceDirectory', error);
+  }
+  const codeConfiguration = code.CodeConfiguration ?? current?.CodeConfiguration;
+  if (codeConfiguration === undefined) {
+    throw invalidRequest(`'${CODE}.codeConfiguration' is required when creating a service from a code repository: ConfigurationSource REPOSITORY reads apprunner.yaml (or a Dockerfile, or detects the project), API uses CodeConfigurationValues`);
+  }
+  const values = codeConfiguration.CodeConfigurationValues;
+  if (values?.RuntimeEnvironmentSecrets !== undefined) {
+    throw invalidRequest(`'${CODE}.codeConfiguration.codeConfigurationValues.runtimeEnvironmentSecrets' is not supported by this version of Berth yet; use runtimeEnvironmentVariables`);
+  }
+  if (values?.RuntimeEnvironmentVariables !== undefined) checkEnvNames(values.RuntimeEnvironmentVariables, `${CODE}.codeConfiguration.codeConfigurationValues.runtimeEnvironmentVariables`);
+  if (codeConfiguration.ConfigurationSource === 'API') {
+    try {
+      planBuild({ files: [] }, codeConfiguration);
+    } catch (error) {
+      at('codeConfiguration.codeConfigurationValues', error);
+    }
+  }
+  if (authentication?.AccessRoleArn !== undefined) {
+    throw invalidRequest("'sourceConfiguration.authenticationConfiguration.accessRoleArn' applies to private image registries, not code repositories; give the repository's credentials through a connection (connectionArn)");
+  }
+  return {
+    CodeRepository: {
+      RepositoryUrl: code.RepositoryUrl,
+      SourceCodeVersion: { Type: 'BRANCH', Value: code.SourceCodeVersion.Value },
+      ...(code.SourceDirectory !== undefined && { SourceDirectory: code.SourceDirectory }),
+      CodeConfiguration: codeConfiguration,
+    },
+    // App Runner deploys every push of a code repository unless told otherwise (§3.4).
+    AutoDeploymentsEnabled: autoDeployments ?? true,
+    ...(authentication !== undefined && { AuthenticationConfiguration: authentication }),
+  };
+}
+
 function instanceFrom(instance: { Cpu?: string; Memory?: string; InstanceRoleArn?: string }): ServiceConfig['InstanceConfiguration'] {
   const cpu = instance.Cpu === undefined ? 1024 : parseCpu(instance.Cpu);
   const memory = instance.Memory === undefined ? 2048 : parseMemory(instance.Memory);
@@ -286,6 +382,28 @@ function checkEnvNames(env: Record<string, string>, path: string): void {
 /** The runtime view of a configuration: what each instance of the revision runs. */
 export function revisionSpecOf(config: ServiceConfig): RevisionSpec {
   const image = config.SourceConfiguration.ImageRepository;
+  const code = config.SourceConfiguration.CodeRepository;
+  if (code !== undefined) {
+    const connectionArn = config.SourceConfiguration.AuthenticationConfiguration?.ConnectionArn;
+    const port = code.CodeConfiguration.CodeConfigurationValues?.Port;
+    return {
+      image: '',
+      source: {
+        repositoryUrl: code.RepositoryUrl,
+        branch: code.SourceCodeVersion.Value,
+        sourceDirectory: normalizeSourceDirectory(code.SourceDirectory),
+        ...(connectionArn !== undefined && { connectionArn }),
+        codeConfiguration: code.CodeConfiguration,
+      },
+      // The build decides the port and environment; these hold until it has.
+      port: port === undefined ? 8080 : Number(port),
+      env: {},
+      cpuUnits: Number(config.InstanceConfiguration.Cpu),
+      memoryMb: Number(config.InstanceConfiguration.Memory),
+      healthCheck: config.HealthCheckConfiguration,
+    };
+  }
+  if (image === undefined) throw new Error('unreachable: a service has an image or a code repository');
   return {
     image: image.ImageIdentifier,
     port: Number(image.ImageConfiguration.Port),

@@ -6,6 +6,7 @@
 import type { AccessKeyRecord, PlaintextAccessKeyRecord, SessionRecord, UserPolicyRecord, UserRecord } from './iam.ts';
 import type { OperationRecord } from './operation.ts';
 import type { ResourceKind, ResourceRecord } from './resources.ts';
+import type { BuildRecord } from './build-record.ts';
 import type { RevisionSpec, ServiceConfig, ServiceRecord, Tag } from './service.ts';
 
 export interface RevisionRecord {
@@ -40,6 +41,13 @@ export interface Store {
   getRevision(id: string): RevisionRecord | undefined;
   /** A service's revisions, newest first. */
   listRevisions(serviceId: string): RevisionRecord[];
+
+  /** Inserts or replaces a build (by id). */
+  putBuild(build: BuildRecord): void;
+  /** The revision's latest build attempt, if any. */
+  latestBuild(revisionId: string): BuildRecord | undefined;
+  /** The builds an operation started, newest first. */
+  buildsOfOperation(operationId: string): BuildRecord[];
 
   insertOperation(operation: OperationRecord): void;
   updateOperation(operation: OperationRecord): void;

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { subscribe, unsubscribe as unsubscribeChannel } from 'node:diagnostics_channel';
-import { DockerRuntime } from '../adapters/docker/docker-runtime.ts';
+import { GitSources } from '../adapters/git/git-sources.ts';
 import { writeAwsProfileFiles } from '../adapters/local-files/aws-profile-files.ts';
 import { loadOrCreateMasterKey } from '../adapters/local-files/master-key.ts';
 import { NetworkProber } from '../adapters/probe/network-prober.ts';
@@ -24,11 +24,17 @@ import {
   type UserRecord,
 } from '../core/iam.ts';
 import { newAccessKey, newHexId } from '../core/ids.ts';
+import type { RuntimeImageMap } from '../core/build/managed-runtimes.ts';
+import type { Builder, SourceFetcher } from '../core/builder.ts';
 import type { ContainerRuntime } from '../core/runtime.ts';
+import { connectionWebhookSecret } from '../core/connection.ts';
 import { SecretBox } from '../core/secret-box.ts';
 import type { Store } from '../core/store.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
+import { SourceBuilds } from '../control/source-builds.ts';
+import { AutoDeployer, type AutoDeployEvent } from '../control/auto-deploy.ts';
+import type { WebhookDeps } from '../edges/api/webhook-endpoint.ts';
 import type { ApiContext, OperationHandlers } from '../control/api-context.ts';
 import { Authorizer } from '../control/authorizer.ts';
 import { IamApi, type CallerOperationHandlers } from '../control/iam-api.ts';
@@ -42,6 +48,7 @@ import { VpcConnectorApi } from '../control/vpc-connector-api.ts';
 import { advanceVpcIngressConnections, VpcIngressApi } from '../control/vpc-ingress-api.ts';
 import { createApiServer } from '../edges/api/api-server.ts';
 import { createControlServer, RouteFeed } from '../edges/control-socket/route-feed-server.ts';
+import { chooseExecution } from './execution.ts';
 import { log } from './log.ts';
 
 export interface ControlPlane {
@@ -116,6 +123,12 @@ function createAdministrator(store: Store, now: number): UserRecord {
 
 export interface ControlPlaneOptions {
   runtime?: ContainerRuntime;
+  /** Builds source-code revisions; chosen to match the runtime when absent. */
+  builder?: Builder;
+  /** Where source code comes from; git with a cache under the data directory when absent. */
+  sources?: SourceFetcher;
+  /** The base images of the managed runtimes; from the configuration when absent. */
+  runtimeImages?: RuntimeImageMap;
   /** The time everything in the control plane goes by (tests move it forward to expire sessions). */
   clock?: Clock;
 }
@@ -128,12 +141,29 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const secrets = new SecretBox(loadOrCreateMasterKey(paths.masterKey));
   const { installationId, adminKeyGone } = ensureInstallation(store, config, secrets, clock);
   if (adminKeyGone) log('warn', 'control-plane', `the administrator key in ${paths.credentials} has been deleted; the file is left as it is (it no longer works)`);
-  const runtime = options.runtime ?? new DockerRuntime({ socketPath: config.docker.socket, installationId });
+  const execution = await chooseExecution(config, installationId, options);
+  const { runtime } = execution;
+  log('info', 'control-plane', `instances run on the ${runtime.name} runtime; source code is built by the ${execution.builder.name} builder`);
 
   const feed = new RouteFeed();
   // The tracker reports to the reconciler, which is made after it.
   const onHealthChange: { to?: Reconciler } = {};
   const health = new HealthTracker(new NetworkProber(), (id, verdict) => onHealthChange.to?.onHealthChange(id, verdict));
+  const sources = options.sources ?? new GitSources({ cacheDir: paths.gitCache });
+  const wake: { reconciler?: Reconciler } = {};
+  const builds = new SourceBuilds({
+    store,
+    clock,
+    secrets,
+    builder: execution.builder,
+    sources,
+    images: execution.runtimeImages,
+    options: { workRoot: paths.buildWork, timeoutMs: config.build.timeoutSeconds * 1000 },
+    onEnd: (build) => {
+      log(build.status === 'SUCCEEDED' ? 'info' : 'warn', 'builder', `build ${build.id} of revision ${build.revisionId} ${build.status}${build.commit === undefined ? '' : ` (commit ${build.commit.slice(0, 12)})`}${build.failure === undefined ? '' : `: ${build.failure.message}`}`);
+      wake.reconciler?.wake();
+    },
+  });
   const reconciler = new Reconciler({
     store,
     runtime,
@@ -147,7 +177,9 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     publish: (table) => feed.publish(table),
     emit: logReconcilerEvent,
     lifecycleSteps: [() => advanceVpcIngressConnections(store, systemClock)],
+    builds,
   });
+  wake.reconciler = reconciler;
   onHealthChange.to = reconciler;
   const context: ApiContext = {
     store,
@@ -159,6 +191,21 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     onChange: () => reconciler.wake(),
   };
   const unsubscribe = logApiRequests();
+  const services = new ServiceApi(context);
+  const autoDeploy = new AutoDeployer({
+    store,
+    clock,
+    secrets,
+    sources,
+    startDeployment: (serviceArn) => services.startDeployment({ ServiceArn: serviceArn }).OperationId as string,
+    emit: logAutoDeployEvent,
+  });
+  const webhooks: WebhookDeps = {
+    webhookSecret: (id) => connectionWebhookSecret(store, secrets, id),
+    onGitPush: (id, push) => autoDeploy.onGitPush(id, push),
+    registryToken: config.build.registryNotificationToken === '' ? undefined : config.build.registryNotificationToken,
+    onImagePush: (pushes) => autoDeploy.onImagePush(pushes),
+  };
 
   const authorizer = new Authorizer({ store, secrets, arn: context.arn });
   const api = createApiServer({
@@ -167,6 +214,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     lookupSecret: (id) => authorizer.credential(id),
     authorize: (caller, target, input) => authorizer.authorize(caller, target, input),
     clock,
+    webhooks,
   });
   const control = createControlServer(feed);
   rmSync(paths.controlSocket, { force: true });
@@ -174,13 +222,16 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const apiPort = await listen(api, config.api.port, config.api.host);
   writeFileSync(paths.controlPlanePid, `${process.pid}\n`);
   reconciler.start();
+  autoDeploy.start(config.build.pollIntervalSeconds * 1000);
 
   const apiHost = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   return {
     apiUrl: `http://${apiHost}:${apiPort}`,
     store,
     async stop() {
+      await autoDeploy.stop();
       await reconciler.stop();
+      await builds.stop();
       feed.close();
       await Promise.all([close(api), close(control)]);
       unsubscribe();
@@ -209,6 +260,7 @@ function berthHandlers(context: ApiContext): CallerOperationHandlers {
   return {
     ...new IamApi(context).handlers(),
     ...new ConnectionApi(context).extensionHandlers(),
+    ...new ServiceApi(context).extensionHandlers(),
   };
 }
 
@@ -243,6 +295,17 @@ function logReconcilerEvent(event: ReconcilerEvent): void {
         `${event.serviceName}: ${event.operation.type} ${event.operation.id} ${event.operation.status}${event.operation.message ? `: ${event.operation.message}` : ''}`);
     case 'error':
       return log('error', 'reconciler', `${event.serviceName ? `${event.serviceName}: ` : ''}${event.message}`);
+  }
+}
+
+function logAutoDeployEvent(event: AutoDeployEvent): void {
+  switch (event.type) {
+    case 'deploy':
+      return log('info', 'auto-deploy', `${event.serviceName}: deploying (${event.why}): operation ${event.operationId}`);
+    case 'skip':
+      return log('info', 'auto-deploy', `${event.serviceName}: not deploying: ${event.why}`);
+    case 'error':
+      return log('warn', 'auto-deploy', `${event.serviceName}: ${event.message}`);
   }
 }
 

@@ -184,7 +184,10 @@ test('git source adapter over HTTP and SSH', { timeout: 120_000 }, async (t) => 
     const linked = await fetchSource({ repositoryUrl: url, branch: 'main', credential, sourceDirectory: 'services/api-link', cacheDir, workDir: workDir() });
     assert.match(linked.directory, /\/services\/api$/);
 
-    for (const bad of ['../outside', 'services/../../outside', '/etc', '//etc']) {
+    // A leading '/' is the repository root, as App Runner's console writes it, never the host's.
+    const rooted = await fetchSource({ repositoryUrl: url, branch: 'main', credential, sourceDirectory: '/services/api/', cacheDir, workDir: workDir() });
+    assert.match(rooted.directory, /\/services\/api$/);
+    for (const bad of ['../outside', 'services/../../outside', '/../etc', '//..']) {
       await assert.rejects(fetchSource({ repositoryUrl: url, branch: 'main', credential, sourceDirectory: bad, cacheDir, workDir: workDir() }), invalidRequest(/SourceDirectory/));
     }
     await assert.rejects(

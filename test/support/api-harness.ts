@@ -11,6 +11,8 @@ import { AppRunnerClient } from '@aws-sdk/client-apprunner';
 import type { Clock } from '../../src/core/clock.ts';
 import { resolveConfig, type ConfigInput } from '../../src/core/config.ts';
 import { startControlPlane, type ControlPlane } from '../../src/main/control-plane.ts';
+import type { Builder } from '../../src/core/builder.ts';
+import { FakeBuilder } from './fake-builder.ts';
 import { FakeRuntime } from './fake-runtime.ts';
 import { readCredentials, waitFor } from './berth-process.ts';
 import { signedFetch, type Endpoint } from './signed-request.ts';
@@ -51,12 +53,13 @@ export function target(operation: string): string {
  * `clock`: the control plane's time (default the system's); `call` and `send` sign with it, so
  * a test can move it forward (to expire a session) and still be inside the signature window.
  */
-export async function startApiHarness(config: ConfigInput = {}, options: { clock?: Clock } = {}): Promise<ApiHarness> {
+export async function startApiHarness(config: ConfigInput = {}, options: { clock?: Clock; builder?: Builder } = {}): Promise<ApiHarness> {
   const home = mkdtempSync(join(tmpdir(), 'berth-api-'));
   const runtime = new FakeRuntime({ listening: true });
+  const builder = options.builder ?? new FakeBuilder();
   const cp = await startControlPlane(
     resolveConfig(home, { api: { port: 0 }, reconcile: { intervalMs: 50, startupTimeoutSeconds: 5, stopGraceSeconds: 0 } }, config),
-    { runtime, ...(options.clock !== undefined && { clock: options.clock }) },
+    { runtime, builder, ...(options.clock !== undefined && { clock: options.clock }) },
   );
   const credentials = readCredentials(home);
   const endpoint: Endpoint = { apiUrl: cp.apiUrl, region: 'us-east-1', credentials };

@@ -13,6 +13,7 @@ export class FakeRuntime implements ContainerRuntime {
   readonly missingImages = new Set<string>();
   readonly #listening: boolean;
   readonly #servers = new Map<string, Server>();
+  readonly #specs = new Map<string, InstanceSpec>();
   #next = 1;
 
   constructor(options: { listening?: boolean } = {}) {
@@ -46,11 +47,18 @@ export class FakeRuntime implements ContainerRuntime {
       createdAt: Date.now(),
     };
     this.instances.set(instance.runtimeId, instance);
+    this.#specs.set(runtimeId, spec);
     return instance;
+  }
+
+  /** What each instance still present was started with. */
+  specs(): InstanceSpec[] {
+    return [...this.instances.keys()].flatMap((id) => this.#specs.get(id) ?? []);
   }
 
   async remove(runtimeId: string): Promise<void> {
     this.instances.delete(runtimeId);
+    this.#specs.delete(runtimeId);
     this.#servers.get(runtimeId)?.close();
     this.#servers.delete(runtimeId);
   }

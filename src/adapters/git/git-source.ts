@@ -87,7 +87,7 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
     throw invalidRequest(`cacheDir ${showValue(options.cacheDir)} and workDir ${showValue(options.workDir)} must be absolute paths`);
   }
   await prepareWorkDir(options.workDir);
-  const cache = join(options.cacheDir, createHash('sha256').update(remote.url).digest('hex').slice(0, 32));
+  const cache = cachePath(options.cacheDir, remote.url);
   // The cached ref is named after the branch, under Berth's own namespace so no fetch of
   // another branch or a `git gc` can drop it.
   const cachedRef = `refs/berth/heads/${options.branch}`;
@@ -108,6 +108,47 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
     }),
   );
   return { commit, directory: await resolveSourceDirectory(options.workDir, sourceDirectory, commit) };
+}
+
+export interface ChangedPathsOptions extends LsRemoteOptions {
+  cacheDir: string;
+  /** The commit deployed before. */
+  from: string;
+  /** The newer commit; fetched into the cache (the branch's tip) if it is not there yet. */
+  to: string;
+}
+
+/**
+ * The paths that differ between two commits' trees, for automatic deployments that only follow
+ * a source directory. Both trees must be in the cache: `to` is fetched as the branch's tip when
+ * missing; when `from` is not there (the cache was cleared), undefined: callers then assume the
+ * directory changed. Tree diffs need no history, so the depth-1 cache is enough.
+ */
+export async function changedPaths(options: ChangedPathsOptions): Promise<string[] | undefined> {
+  const remote = checkRemote(options);
+  if (!COMMIT_ID.test(options.from) || !COMMIT_ID.test(options.to)) {
+    throw invalidRequest(`Commits ${showValue(options.from)} and ${showValue(options.to)} must be full commit ids`);
+  }
+  const cache = cachePath(options.cacheDir, remote.url);
+  const cachedRef = `refs/berth/heads/${options.branch}`;
+  return serialized(cache, () =>
+    withGitSession(remote, options, async (git) => {
+      const has = async (commit: string): Promise<boolean> =>
+        git(['--git-dir', cache, 'cat-file', '-e', `${commit}^{commit}`], 'look up a commit in').then(() => true, () => false);
+      if (!(await exists(join(cache, 'HEAD')))) return undefined;
+      if (!(await has(options.to))) {
+        await git(['--git-dir', cache, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--depth', '1', '--', remote.url, `+refs/heads/${options.branch}:${cachedRef}`], 'fetch');
+        if (!(await has(options.to))) return undefined;
+      }
+      if (!(await has(options.from))) return undefined;
+      const out = await git(['--git-dir', cache, 'diff-tree', '-r', '--name-only', '--no-commit-id', '-z', options.from, options.to], 'compare commits in');
+      return out.split('\0').filter((p) => p !== '');
+    }),
+  );
+}
+
+function cachePath(cacheDir: string, url: string): string {
+  return join(cacheDir, createHash('sha256').update(url).digest('hex').slice(0, 32));
 }
 
 function checkRemote(options: LsRemoteOptions): ParsedGitUrl {

@@ -109,4 +109,17 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX sessions_by_parent ON sessions(parent_access_key_id);
   `,
+  // 4: builds of source-code revisions, each attempt with its commit, result and output.
+  `
+  CREATE TABLE builds (
+    id            TEXT PRIMARY KEY,
+    service_id    TEXT NOT NULL REFERENCES services(id),
+    revision_id   TEXT NOT NULL REFERENCES revisions(id),
+    operation_id  TEXT,
+    started_at    INTEGER NOT NULL,
+    body          TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX builds_by_revision ON builds(revision_id, started_at);
+  CREATE INDEX builds_by_operation ON builds(operation_id);
+  `,
 ];

@@ -4,6 +4,7 @@
  * `body` column next to the few columns that queries and constraints need.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { BuildRecord } from '../../core/build-record.ts';
 import type { OperationRecord } from '../../core/operation.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/resources.ts';
 import type { ServiceRecord, Tag } from '../../core/service.ts';
@@ -108,6 +109,21 @@ export class SqliteStore implements Store {
 
   listRevisions(serviceId: string): RevisionRecord[] {
     return this.#stmt('SELECT body FROM revisions WHERE service_id = ? ORDER BY number DESC').all(serviceId).map((r) => parse(r) as RevisionRecord);
+  }
+
+  putBuild(b: BuildRecord): void {
+    this.#stmt(
+      `INSERT INTO builds (id, service_id, revision_id, operation_id, started_at, body) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+    ).run(b.id, b.serviceId, b.revisionId, b.operationId ?? null, b.startedAt, JSON.stringify(b));
+  }
+
+  latestBuild(revisionId: string): BuildRecord | undefined {
+    return parse(this.#stmt('SELECT body FROM builds WHERE revision_id = ? ORDER BY started_at DESC, rowid DESC LIMIT 1').get(revisionId));
+  }
+
+  buildsOfOperation(operationId: string): BuildRecord[] {
+    return this.#stmt('SELECT body FROM builds WHERE operation_id = ? ORDER BY started_at DESC, rowid DESC').all(operationId).map((r) => parse(r) as BuildRecord);
   }
 
   insertOperation(op: OperationRecord): void {

@@ -34,6 +34,29 @@ const ascArn = (p: string): string => `${p}autoscalingconfiguration/svc-asc/1/${
 const ROLE = 'arn:aws:iam::123456789012:role/svc-role';
 const KMS = 'arn:aws:kms:us-east-1:123456789012:key/01234567-89ab-cdef-0123-456789abcdef';
 
+const API_CODE = { ConfigurationSource: 'API', CodeConfigurationValues: { Runtime: 'NODEJS_22', StartCommand: 'node server.js' } };
+const code = (over: Body = {}, rest: Body = {}): Body => ({ CodeRepository: { ...codeRepository, CodeConfiguration: API_CODE, ...over }, ...rest });
+const apiValues = (values: Body): Body => code({ CodeConfiguration: { ConfigurationSource: 'API', CodeConfigurationValues: { Runtime: 'NODEJS_22', StartCommand: 'node server.js', ...values } } });
+
+/** A code repository that CreateService must refuse beyond its shape. */
+const codeCases: { name: string; source: (f: Fixtures) => Body; error?: string; message: RegExp }[] = [
+  { name: 'a CodeRepository without CodeConfiguration', source: () => ({ CodeRepository: codeRepository }), message: /'sourceConfiguration.codeRepository.codeConfiguration' is required when creating a service from a code repository/ },
+  { name: 'a SourceDirectory leading out of the repository', source: () => code({ SourceDirectory: 'services/../../etc' }), message: /Invalid 'sourceConfiguration.codeRepository.sourceDirectory': SourceDirectory 'services\/..\/..\/etc' leads outside the repository/ },
+  { name: 'a SourceDirectory with a control character', source: () => code({ SourceDirectory: 'services/\tapi' }), message: /'sourceConfiguration.codeRepository.sourceDirectory'.*contains a control character/ },
+  { name: 'a RepositoryUrl with a token in it', source: () => code({ RepositoryUrl: 'https://x-access-token:ghp_secret@github.com/team/app.git' }), message: /'sourceConfiguration.codeRepository.repositoryUrl'.*contains credentials; remove them and put the token in a connection/ },
+  { name: 'a RepositoryUrl that is a relative path', source: () => code({ RepositoryUrl: 'team/app' }), message: /'sourceConfiguration.codeRepository.repositoryUrl'.*a relative local path is ambiguous/ },
+  { name: 'an ssh RepositoryUrl with a host starting with -', source: () => code({ RepositoryUrl: 'ssh://-oProxyCommand=x/app.git' }), message: /'sourceConfiguration.codeRepository.repositoryUrl'.*starting with "-"/ },
+  { name: 'a branch name with ..', source: () => code({ SourceCodeVersion: { Type: 'BRANCH', Value: 'main..dev' } }), message: /'sourceConfiguration.codeRepository.sourceCodeVersion.value': Branch 'main..dev' is not a valid git branch name/ },
+  { name: 'a branch name starting with -', source: () => code({ SourceCodeVersion: { Type: 'BRANCH', Value: '-main' } }), message: /Branch '-main' is not a valid git branch name/ },
+  { name: 'API values without StartCommand', source: () => code({ CodeConfiguration: { ConfigurationSource: 'API', CodeConfigurationValues: { Runtime: 'PYTHON_311' } } }), message: /StartCommand is required to run a source-code service/ },
+  { name: 'ConfigurationSource API without CodeConfigurationValues', source: () => code({ CodeConfiguration: { ConfigurationSource: 'API' } }), message: /ConfigurationSource API needs CodeConfigurationValues/ },
+  { name: 'API values with Port 0', source: () => apiValues({ Port: '0' }), message: /Port '0' must be a whole number from 1 to 65535/ },
+  { name: 'API values with a reserved variable', source: () => apiValues({ RuntimeEnvironmentVariables: { PORT: '80' } }), message: /'PORT' at 'sourceConfiguration.codeRepository.codeConfiguration.codeConfigurationValues.runtimeEnvironmentVariables' is reserved/ },
+  { name: 'API values with RuntimeEnvironmentSecrets (not supported yet)', source: () => apiValues({ RuntimeEnvironmentSecrets: { DB: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf' } }), message: /codeConfigurationValues.runtimeEnvironmentSecrets' is not supported by this version of Berth yet/ },
+  { name: 'an AccessRoleArn with a code repository', source: () => code({}, { AuthenticationConfiguration: { AccessRoleArn: ROLE } }), message: /'sourceConfiguration.authenticationConfiguration.accessRoleArn' applies to private image registries, not code repositories/ },
+  { name: 'a connection that does not exist', source: (f) => code({}, { AuthenticationConfiguration: { ConnectionArn: connectionArn(f) } }), error: 'ResourceNotFoundException', message: /No connection with ARN '.*connection\/svc-conn\/0123456789abcdef0123456789abcdef'/ },
+];
+
 /** A constraint on a member CreateService and UpdateService share: tested through both. */
 interface SharedCase {
   name: string;
@@ -48,7 +71,6 @@ const shared: SharedCase[] = [
   { name: 'a SourceConfiguration with both repositories', members: () => ({ SourceConfiguration: { ImageRepository: imageRepository(), CodeRepository: codeRepository } }), message: /Exactly one of 'sourceConfiguration.imageRepository'/ },
   { name: 'a SourceConfiguration with only AutoDeploymentsEnabled', members: () => ({ SourceConfiguration: { AutoDeploymentsEnabled: false } }), message: /Exactly one of/ },
   { name: 'a null ImageRepository counts as none', members: () => ({ SourceConfiguration: { ImageRepository: null } }), message: /Exactly one of 'sourceConfiguration.imageRepository'/ },
-  { name: 'a CodeRepository (not supported yet)', members: () => ({ SourceConfiguration: { CodeRepository: codeRepository } }), message: /'sourceConfiguration.codeRepository' is not supported/ },
   { name: 'a CodeRepository without RepositoryUrl', members: () => ({ SourceConfiguration: { CodeRepository: { SourceCodeVersion: codeRepository.SourceCodeVersion } } }), message: /'sourceConfiguration.codeRepository.repositoryUrl' failed to satisfy constraint: Member must not be null/ },
   { name: 'a SourceCodeVersion type other than BRANCH', members: () => ({ SourceConfiguration: { CodeRepository: { ...codeRepository, SourceCodeVersion: { Type: 'TAG', Value: 'v1' } } } }), message: /'TAG' at 'sourceConfiguration.codeRepository.sourceCodeVersion.type'.*enum value set: \[BRANCH\]/ },
   { name: 'a SourceConfiguration that is a list', members: () => ({ SourceConfiguration: [imageRepository()] }), message: /at 'sourceConfiguration' must be an object/ },
@@ -253,12 +275,16 @@ const cases: (InvalidCase | InvalidCase[])[] = [
   { name: 'a body that is null', operation: 'CreateService', body: () => 'null', error: 'SerializationException', message: /The request body must be a JSON object/ },
   { name: 'a body in YAML', operation: 'CreateService', body: () => 'ServiceName: svc-cases-new\n', error: 'SerializationException', message: /The request body is not valid JSON/ },
 
+  // CreateService from a code repository: the rules beyond the shapes.
+  ...codeCases.map((c): InvalidCase => ({ name: c.name, operation: 'CreateService', body: (f) => create({ SourceConfiguration: c.source(f) }), error: c.error ?? 'InvalidRequestException', message: c.message })),
+
   // CreateService and UpdateService: the members they share.
   shared.map((c): InvalidCase => ({ name: c.name, operation: 'CreateService', body: (f) => create(c.members(f)), error: c.error ?? 'InvalidRequestException', message: c.message })),
   shared.map((c): InvalidCase => ({ name: c.name, operation: 'UpdateService', body: (f) => ({ ServiceArn: f.svcRunningArn, ...c.members(f) }), error: c.error ?? 'InvalidRequestException', message: c.message })),
 
   // UpdateService: what it cannot change, and the service it names.
   serviceArnCases('UpdateService'),
+  { name: 'a CodeRepository for a service deployed from an image', operation: 'UpdateService', body: (f) => ({ ServiceArn: f.svcRunningArn, SourceConfiguration: { CodeRepository: { ...codeRepository, CodeConfiguration: API_CODE } } }), error: 'InvalidRequestException', message: /A service deployed from an image cannot switch to a code repository; create a new service for it/ },
   { name: 'a ServiceName (names cannot change)', operation: 'UpdateService', body: (f) => ({ ServiceArn: f.svcRunningArn, ServiceName: 'svc-cases-renamed' }), error: 'InvalidRequestException', message: /Unknown member 'serviceName'/ },
   { name: 'Tags (use TagResource)', operation: 'UpdateService', body: (f) => ({ ServiceArn: f.svcRunningArn, Tags: [{ Key: 'team', Value: 'x' }] }), error: 'InvalidRequestException', message: /Unknown member 'tags'/ },
   { name: 'an EncryptionConfiguration (set only at creation)', operation: 'UpdateService', body: (f) => ({ ServiceArn: f.svcRunningArn, EncryptionConfiguration: { KmsKey: KMS } }), error: 'InvalidRequestException', message: /Unknown member 'encryptionConfiguration'/ },
@@ -298,6 +324,14 @@ const cases: (InvalidCase | InvalidCase[])[] = [
   stateCase('StartDeployment', 'svcPausedArn', 'PAUSED'),
   stateCase('StartDeployment', 'svcFailedArn', 'CREATE_FAILED'),
   deletedCase('StartDeployment'),
+
+  // Berth.DescribeOperation (an extension: an operation with its builds).
+  { name: 'no OperationId', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: f.svcRunningArn }), error: 'InvalidRequestException', message: /Value null at 'operationId' failed to satisfy constraint: Member must not be null/ },
+  { name: 'no ServiceArn', operation: 'Berth.DescribeOperation', body: () => ({ OperationId: ID }), error: 'InvalidRequestException', message: /Value null at 'serviceArn' failed to satisfy constraint: Member must not be null/ },
+  { name: 'an OperationId that is not 32 hex digits', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: f.svcRunningArn, OperationId: 'latest' }), error: 'InvalidRequestException', message: /'latest' at 'operationId' failed to satisfy constraint: Member must satisfy regular expression pattern/ },
+  { name: 'an operation the service does not have', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: f.svcRunningArn, OperationId: ID }), error: 'ResourceNotFoundException', message: /Service 'svc-cases-running' has no operation '0123456789abcdef0123456789abcdef'/ },
+  { name: 'a service that does not exist', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: ghostService(f), OperationId: ID }), error: 'ResourceNotFoundException', message: /No service with ARN '.*service\/svc-ghost/ },
+  { name: 'an unknown member', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: f.svcRunningArn, OperationId: ID, Follow: true }), error: 'InvalidRequestException', message: /Unknown member 'follow'/ },
 
   // ListServices.
   listCases('ListServices', () => ({})),
