@@ -15,6 +15,7 @@ import { BerthError } from '../core/errors.ts';
 import { berthPaths, resolveConfig, type BerthConfig, type ConfigInput } from '../core/config.ts';
 import { IAM_COMMANDS_HELP, runIamCommand } from './iam-command.ts';
 import { log, setLogLevel } from './log.ts';
+import { runServiceCommand, SERVICE_COMMANDS_HELP } from './service-command.ts';
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -23,6 +24,8 @@ Commands:
   control-plane   Run only the control plane (API, store, reconciler)
   router          Run only the router (HTTPS, routing to instances)
   iam             Users, access keys and policies (berth iam help lists the subcommands)
+  operations      A service's operations and why each ended as it did
+  build-log       The build output of a deployment from source (--follow while it runs)
   help            Show this help
 
 Options (each overrides the configuration file):
@@ -37,9 +40,12 @@ Options (each overrides the configuration file):
   --region <region>      Region in ARNs and SigV4 scopes (default us-east-1)
   --docker-socket <path> Docker engine socket (default /var/run/docker.sock)
   --verbose              Log every API request
-  --endpoint <url>       berth iam: the API to call (default the configured API address)
+  --endpoint <url>       berth iam, operations, build-log: the API to call (default the configured API address)
 
-${IAM_COMMANDS_HELP}`;
+${IAM_COMMANDS_HELP}
+
+${SERVICE_COMMANDS_HELP}
+`;
 
 const OPTIONS = {
   home: { type: 'string' },
@@ -53,8 +59,9 @@ const OPTIONS = {
   region: { type: 'string' },
   'docker-socket': { type: 'string' },
   verbose: { type: 'boolean' },
-  // berth iam
+  // berth iam, operations, build-log
   endpoint: { type: 'string' },
+  follow: { type: 'boolean' },
   status: { type: 'string' },
   document: { type: 'string' },
   duration: { type: 'string' },
@@ -116,6 +123,13 @@ async function main(argv: string[]): Promise<number> {
       return runIamCommand(positionals.slice(1), flags, config, {
         env: process.env,
         readStdin,
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
+    case 'operations':
+    case 'build-log':
+      return runServiceCommand(command, positionals.slice(1), flags, config, {
+        env: process.env,
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
       });

@@ -7,10 +7,8 @@
  * Results are printed as JSON on stdout; errors go to stderr with exit status 1.
  */
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { berthPaths, type BerthConfig } from '../core/config.ts';
-import { signRequest, type SigningCredentials } from '../core/sigv4.ts';
+import type { BerthConfig } from '../core/config.ts';
+import { allPages, ApiUsageError, callApi, credentialsOf, endpointOf } from './api-client.ts';
 
 /** The subcommands, as `berth help` and `berth iam help` list them. */
 export const IAM_COMMANDS_HELP = `berth iam <command> [arguments] [--endpoint <url>]: users, keys and policies (docs/access-control.md)
@@ -50,8 +48,6 @@ export interface IamCommandIo {
   stderr: (text: string) => void;
 }
 
-/** A usage mistake: told with the usage, exit status 2 (as for an unknown `berth` command). */
-class UsageError extends Error {}
 
 interface Command {
   args: string;
@@ -71,7 +67,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'update-access-key': {
     args: 'NAME KEY --status Active|Inactive',
     build: ([name, key], flags) => {
-      if (flags.status === undefined) throw new UsageError('update-access-key needs --status Active or --status Inactive');
+      if (flags.status === undefined) throw new ApiUsageError('update-access-key needs --status Active or --status Inactive');
       return ['UpdateAccessKey', { UserName: name, AccessKeyId: key, Status: flags.status }];
     },
   },
@@ -79,7 +75,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'put-user-policy': {
     args: 'NAME POLICY --document FILE|-',
     build: async ([name, policy], flags, io) => {
-      if (flags.document === undefined) throw new UsageError('put-user-policy needs --document FILE (or --document - to read the policy from stdin)');
+      if (flags.document === undefined) throw new ApiUsageError('put-user-policy needs --document FILE (or --document - to read the policy from stdin)');
       const document = flags.document === '-' ? await io.readStdin() : readDocument(flags.document);
       return ['PutUserPolicy', { UserName: name, PolicyName: policy, PolicyDocument: document }];
     },
@@ -91,7 +87,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     args: '[--duration SECONDS]',
     build: (_args, flags) => {
       if (flags.duration === undefined) return ['GetSessionToken', {}];
-      if (!/^\d+$/.test(flags.duration)) throw new UsageError(`--duration is '${flags.duration}'; give a whole number of seconds from 900 to 129600`);
+      if (!/^\d+$/.test(flags.duration)) throw new ApiUsageError(`--duration is '${flags.duration}'; give a whole number of seconds from 900 to 129600`);
       return ['GetSessionToken', { DurationSeconds: Number(flags.duration) }];
     },
   },
@@ -107,16 +103,16 @@ export async function runIamCommand(args: readonly string[], flags: IamFlags, co
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
-    if (command === undefined) throw new UsageError(`unknown command '${name}'`);
+    if (command === undefined) throw new ApiUsageError(`unknown command '${name}'`);
     const required = command.args.split(' ').filter((a) => /^[A-Z]+$/.test(a)).length;
     const optional = command.args.split(' ').filter((a) => /^\[[A-Z]+\]$/.test(a)).length;
     if (rest.length < required || rest.length > required + optional) {
-      throw new UsageError(`${name} takes ${command.args === '' ? 'no arguments' : command.args}; got ${rest.length === 0 ? 'none' : rest.join(' ')}`);
+      throw new ApiUsageError(`${name} takes ${command.args === '' ? 'no arguments' : command.args}; got ${rest.length === 0 ? 'none' : rest.join(' ')}`);
     }
     const [operation, input] = await command.build(rest, flags, io);
-    const client = { endpoint: endpointOf(flags, config), region: config.region, credentials: credentialsOf(io.env, config) };
-    let output = await callBerth(client, operation, input);
-    if (command.listMember !== undefined) output = await allPages(client, operation, input, output, command.listMember);
+    const client = { endpoint: endpointOf(flags.endpoint, config), region: config.region, credentials: credentialsOf(io.env, config) };
+    let output = await callApi(client, `Berth.${operation}`, input);
+    if (command.listMember !== undefined) output = { [command.listMember]: await allPages(client, `Berth.${operation}`, input, command.listMember, output) };
     if (operation === 'GetUserPolicy' && typeof output.PolicyDocument === 'string') {
       // Shown as JSON rather than a string of JSON, as the AWS CLI shows IAM policies.
       output = { ...output, PolicyDocument: JSON.parse(output.PolicyDocument) as unknown };
@@ -124,31 +120,13 @@ export async function runIamCommand(args: readonly string[], flags: IamFlags, co
     if (Object.keys(output).length > 0) io.stdout(`${JSON.stringify(output, null, 2)}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof ApiUsageError) {
       io.stderr(`berth iam: ${error.message}\n\n${IAM_USAGE}`);
       return 2;
     }
     io.stderr(`berth iam: ${(error as Error).message}\n`);
     return 1;
   }
-}
-
-interface BerthClient {
-  endpoint: URL;
-  region: string;
-  credentials: SigningCredentials;
-}
-
-/** Follows NextToken to the end, so a list command shows every item. */
-async function allPages(client: BerthClient, operation: string, input: Record<string, unknown>, first: Record<string, unknown>, member: string): Promise<Record<string, unknown>> {
-  const items = [...((first[member] as unknown[] | undefined) ?? [])];
-  let token = first.NextToken;
-  while (typeof token === 'string') {
-    const page = await callBerth(client, operation, { ...input, NextToken: token });
-    items.push(...((page[member] as unknown[] | undefined) ?? []));
-    token = page.NextToken;
-  }
-  return { [member]: items };
 }
 
 function readDocument(path: string): string {
@@ -159,101 +137,3 @@ function readDocument(path: string): string {
   }
 }
 
-function endpointOf(flags: IamFlags, config: Readonly<BerthConfig>): URL {
-  if (flags.endpoint !== undefined) {
-    try {
-      return new URL(flags.endpoint);
-    } catch {
-      throw new UsageError(`--endpoint is '${flags.endpoint}'; give a URL such as http://127.0.0.1:8900`);
-    }
-  }
-  // An API listening on every address is reached on loopback.
-  const host = config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host === '::' ? '::1' : config.api.host;
-  return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`);
-}
-
-/** The environment's credentials when set, else the default profile Berth wrote for the administrator. */
-function credentialsOf(env: NodeJS.ProcessEnv, config: Readonly<BerthConfig>): SigningCredentials {
-  const id = env.AWS_ACCESS_KEY_ID;
-  const secret = env.AWS_SECRET_ACCESS_KEY;
-  if (id !== undefined && id !== '' && secret !== undefined && secret !== '') {
-    const token = env.AWS_SESSION_TOKEN;
-    return { accessKeyId: id, secretAccessKey: secret, ...(token !== undefined && token !== '' && { sessionToken: token }) };
-  }
-  if ((id ?? '') !== '' || (secret ?? '') !== '') {
-    throw new Error('only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set; set both, or neither to use the credentials file');
-  }
-  const file = berthPaths(config.home).credentials;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new Error(`no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or start Berth once (berth up) so that it writes ${file}`);
-  }
-  const profile = defaultProfile(text);
-  const accessKeyId = profile.get('aws_access_key_id');
-  const secretAccessKey = profile.get('aws_secret_access_key');
-  if (accessKeyId === undefined || secretAccessKey === undefined) throw new Error(`${file} has no [default] profile with aws_access_key_id and aws_secret_access_key`);
-  const sessionToken = profile.get('aws_session_token');
-  return { accessKeyId, secretAccessKey, ...(sessionToken !== undefined && { sessionToken }) };
-}
-
-/** The `[default]` section of an AWS shared credentials file (INI: `key = value` lines). */
-function defaultProfile(text: string): Map<string, string> {
-  const values = new Map<string, string>();
-  let section = '';
-  for (const line of text.split(/\r?\n/)) {
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) continue;
-    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(trimmed);
-    if (header !== null) {
-      section = header[1] ?? '';
-      continue;
-    }
-    const equals = trimmed.indexOf('=');
-    if (section === 'default' && equals !== -1) values.set(trimmed.slice(0, equals).trim().toLowerCase(), trimmed.slice(equals + 1).trim());
-  }
-  return values;
-}
-
-/** One signed `Berth.<operation>` call; a non-200 answer becomes an error naming its type. */
-async function callBerth(client: BerthClient, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const body = JSON.stringify(input);
-  const headers = signRequest({
-    method: 'POST',
-    host: client.endpoint.host,
-    path: client.endpoint.pathname,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `Berth.${operation}` },
-    body,
-    credentials: client.credentials,
-    region: client.region,
-    service: 'apprunner',
-    now: new Date(),
-  });
-  const { status, text } = await post(client.endpoint, { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'berth-cli' }, body);
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new Error(`the API at ${client.endpoint.origin} answered HTTP ${status} with something that is not JSON; is --endpoint a Berth API?`);
-  }
-  if (status !== 200) throw new Error(`${String(json.__type ?? `HTTP ${status}`)}: ${String(json.Message ?? json.message ?? '')}`);
-  return json;
-}
-
-function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', headers }, (res: IncomingMessage) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.once('error', reject);
-    });
-    req.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new Error(`cannot reach the Berth API at ${url.origin} (${error.code ?? error.message}); is Berth running? --endpoint names another address`));
-    });
-    req.end(body);
-  });
-}
