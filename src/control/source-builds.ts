@@ -154,6 +154,9 @@ export class SourceBuilds {
       const files = await readdir(fetched.directory);
       const apprunnerYaml = files.includes(APPRUNNER_YAML) ? await readSmallFile(join(fetched.directory, APPRUNNER_YAML)) : undefined;
       const plan = planBuild({ files, ...(apprunnerYaml !== undefined && { apprunnerYaml }) }, source.codeConfiguration, this.#images);
+      if (plan.secrets.length > 0) {
+        throw new BerthError('InvalidRequestException', `${APPRUNNER_YAML} asks for secrets (run.secrets: ${plan.secrets.map((s) => s.name).join(', ')}), which this version of Berth cannot resolve yet; pass them as run.env for now`);
+      }
       const origin = plan.kind === 'dockerfile' ? 'Dockerfile' : plan.origin;
       record = { ...record, origin };
       log(plan.kind === 'dockerfile'

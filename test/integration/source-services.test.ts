@@ -115,6 +115,21 @@ describe('source-code services', () => {
     await repo.commit({ FAIL: null }, 'fix again');
   });
 
+  test('apprunner.yaml problems fail the build with their line, and secrets are refused rather than ignored', async () => {
+    await repo.commit({ 'yaml-bad/apprunner.yaml': 'version: 1.0\nruntime: nodejs99\nrun:\n  command: node server.js\n' }, 'bad yaml');
+    await repo.commit({ 'yaml-secret/apprunner.yaml': 'version: 1.0\nruntime: nodejs22\nbuild:\n  commands:\n    build:\n      - npm ci\nrun:\n  command: node server.js\n  secrets:\n    - name: DB_PASSWORD\n      value-from: arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf\n' }, 'secrets');
+    const REPOSITORY = { ConfigurationSource: 'REPOSITORY' };
+    const bad = ((await create('yaml-bad', { SourceDirectory: 'yaml-bad', CodeConfiguration: REPOSITORY })).Service as Record<string, unknown>).ServiceArn as string;
+    const secret = ((await create('yaml-secret', { SourceDirectory: 'yaml-secret', CodeConfiguration: REPOSITORY })).Service as Record<string, unknown>).ServiceArn as string;
+    await h.settle();
+    const [badOp] = await operations(bad);
+    assert.equal(badOp?.Status, 'FAILED');
+    assert.match(String(badOp?.StatusMessage), /apprunner\.yaml line 2, column 10: .*nodejs99/);
+    const [secretOp] = await operations(secret);
+    assert.equal(secretOp?.Status, 'FAILED');
+    assert.match(String(secretOp?.StatusMessage), /asks for secrets \(run\.secrets: DB_PASSWORD\), which this version of Berth cannot resolve yet/);
+  });
+
   test('bad source settings are refused with a clear error and change nothing', async () => {
     const before = h.dump();
     const refused = async (code: Record<string, unknown>, pattern: RegExp, extra: Record<string, unknown> = {}): Promise<void> => {
