@@ -16,11 +16,12 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppRunnerClient, CreateServiceCommand, DeleteServiceCommand, DescribeServiceCommand, StartDeploymentCommand } from '@aws-sdk/client-apprunner';
+import { AppRunnerClient, CreateServiceCommand, DeleteServiceCommand, DescribeServiceCommand, ListOperationsCommand, StartDeploymentCommand } from '@aws-sdk/client-apprunner';
 import { Client } from 'undici';
 import { DockerEngineClient } from '../src/adapters/docker/engine-client.ts';
 import { httpsGet, startBerth } from '../test/support/berth-process.ts';
 import { GitFixture } from '../test/support/git-fixture.ts';
+import { signedFetch } from '../test/support/signed-request.ts';
 import { ensureOsRuntimeImages } from '../test/support/runtime-images.ts';
 
 const runs = Number(process.argv[2] ?? 5);
@@ -56,9 +57,20 @@ await repo.commit({
 const berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 120, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
 const client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
 
-async function serves(host: string, body: string, timeoutMs = 600_000): Promise<void> {
+async function serves(host: string, body: string, arn?: string, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let i = 0; ; i++) {
+    if (arn !== undefined && i % 25 === 0) {
+      // A deployment that failed will never serve: say why instead of waiting out the deadline.
+      const status = (await client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status;
+      const [op] = (await client.send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
+      if (status === 'CREATE_FAILED' || (op?.Status !== undefined && op.Status !== 'IN_PROGRESS' && op.Status !== 'SUCCEEDED')) {
+        // StatusMessage is Berth's extension member, which the SDK drops: read the raw answer.
+        const raw = await signedFetch({ apiUrl: berth.apiUrl, region: berth.region, credentials: berth.credentials }, 'AppRunner.ListOperations', JSON.stringify({ ServiceArn: arn }));
+        const message = (raw.json().OperationSummaryList as { StatusMessage?: string }[] | undefined)?.[0]?.StatusMessage;
+        throw new Error(`the deployment failed (${status}, ${op?.Status}): ${message ?? 'no message'}`);
+      }
+    }
     try {
       const reply = await httpsGet(berth, host, '/', 2000);
       if (reply.status === 200 && reply.body === body) return;
@@ -101,14 +113,14 @@ try {
   const arn = Service?.ServiceArn as string;
   const host = Service?.ServiceUrl as string;
   const serviceId = Service?.ServiceId as string;
-  await serves(host, 'v1 1m\n');
+  await serves(host, 'v1 1m\n', arn);
 
   const deploy = async (): Promise<number> => {
     version += 1;
     await repo.commit({ 'server.js': server(version) }, `v${version}`);
     const started = performance.now();
     await client.send(new StartDeploymentCommand({ ServiceArn: arn }));
-    await serves(host, `v${version} 1m\n`);
+    await serves(host, `v${version} 1m\n`, arn);
     const seconds = (performance.now() - started) / 1000;
     // The operation ends once the old instance is gone; wait so the next run starts clean.
     for (;;) {

@@ -154,7 +154,13 @@ describe('deploy from source on Docker', () => {
   });
 
   after(async () => {
+    // Containers outlive a stopped control plane by design: delete the services and wait until
+    // they are gone, so the test leaves nothing running.
     for (const arn of arns) await client?.send(new DeleteServiceCommand({ ServiceArn: arn })).catch(() => undefined);
+    await waitFor(async () => {
+      const statuses = await Promise.all(arns.map(async (arn) => (await client.send(new DescribeServiceCommand({ ServiceArn: arn })).catch(() => undefined))?.Service?.Status));
+      return statuses.every((s) => s === undefined || s === 'DELETED');
+    }, 60_000, () => 'services were not deleted').catch(() => undefined);
     client?.destroy();
     await berth?.stop();
     await http?.stop();
