@@ -13,16 +13,11 @@ import { connectionCredential } from '../core/connection.ts';
 import { BerthError } from '../core/errors.ts';
 import { normalizeSourceDirectory } from '../core/git-url.ts';
 import { parseImageReference } from '../core/image-reference.ts';
+import type { ImageDigests } from '../core/runtime.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { ServiceRecord } from '../core/service.ts';
 import type { Store } from '../core/store.ts';
 import type { GitPush, ImagePush, PushOutcome } from '../core/webhooks.ts';
-
-/** What the image side needs from the runtime: digests behind tags. */
-export interface ImageDigests {
-  /** The digest the registry serves for `image` now; undefined when it cannot be told. */
-  remote(image: string): Promise<string | undefined>;
-}
 
 export type AutoDeployEvent =
   | { type: 'deploy'; serviceName: string; operationId: string; why: string }
@@ -173,14 +168,14 @@ export class AutoDeployer {
   async #pollImage(service: ServiceRecord): Promise<void> {
     const image = service.config.SourceConfiguration.ImageRepository;
     if (image === undefined || this.#digests === undefined) return;
-    const digest = await this.#digests.remote(image.ImageIdentifier);
-    if (digest === undefined) return;
-    const known = this.#deployedDigests.get(service.id);
-    this.#deployedDigests.set(service.id, digest);
-    // The first look only learns the digest: what runs was pulled when the service deployed.
-    if (known === undefined || known === digest) return;
-    const started = this.#deploy(service, `new image ${digest} behind ${image.ImageIdentifier}`);
-    if (typeof started !== 'string') this.#emit({ type: 'skip', serviceName: service.name, why: started.reason });
+    // Level-triggered, so a restart loses nothing: what the registry serves now against what
+    // was pulled for the running revision.
+    const [remote, local] = await Promise.all([this.#digests.remote(image.ImageIdentifier), this.#digests.local(image.ImageIdentifier)]);
+    if (remote === undefined || local === undefined || remote === local) return;
+    if (this.#deployedDigests.get(service.id) === remote) return;
+    const started = this.#deploy(service, `new image ${remote} behind ${image.ImageIdentifier}`);
+    if (typeof started === 'string') this.#deployedDigests.set(service.id, remote);
+    else this.#emit({ type: 'skip', serviceName: service.name, why: started.reason });
   }
 
   #deploy(service: ServiceRecord, why: string): string | { reason: string } {

@@ -60,6 +60,17 @@ export interface ContainerRuntime {
   logs(runtimeId: string, tailLines: number): Promise<string>;
 }
 
+/**
+ * Digests behind image tags, for automatic deployments of image services: a tag whose registry
+ * digest differs from the one pulled has a new image behind it.
+ */
+export interface ImageDigests {
+  /** The manifest digest the registry serves for `image` now; undefined when it cannot be told. */
+  remote(image: string): Promise<string | undefined>;
+  /** The manifest digest of the image pulled locally under that reference; undefined if none. */
+  local(image: string): Promise<string | undefined>;
+}
+
 /** A runtime failure with a message fit to show a user (why a pull or a start failed). */
 export class RuntimeError extends Error {
   readonly reason: 'image-pull' | 'start' | 'engine-unavailable' | 'other';

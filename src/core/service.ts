@@ -254,8 +254,8 @@ function imageSourceFrom(
         ...(typeof imageConfig.StartCommand === 'string' && { StartCommand: imageConfig.StartCommand }),
       },
     },
-    // Berth does not watch image tags yet, so nothing is deployed automatically unless asked.
-    AutoDeploymentsEnabled: autoDeployments ?? false,
+    // App Runner's default (§3.4): a private (ECR) image follows its tag, a public one does not.
+    AutoDeploymentsEnabled: autoDeployments ?? image.ImageRepositoryType === 'ECR',
     ...(authentication !== undefined && { AuthenticationConfiguration: authentication }),
   };
 }
