@@ -53,6 +53,7 @@ export class SourceBuilds {
   /** Builds running in this process, by revision. */
   readonly #running = new Map<string, Promise<void>>();
   readonly #aborts = new Set<AbortController>();
+  #stopping = false;
 
   constructor(deps: {
     store: Store;
@@ -82,10 +83,11 @@ export class SourceBuilds {
   /** Where the revision's build stands; starts one when none has run or one was interrupted. */
   state(revision: RevisionRecord, operationId: string | undefined): BuildState {
     const latest = this.#store.latestBuild(revision.id);
-    if (latest?.status === 'SUCCEEDED' && latest.image !== undefined && latest.port !== undefined) {
+    if (latest?.status === 'SUCCEEDED' && latest.image !== undefined && latest.port !== undefined && latest.imageDiscardedAt === undefined) {
       return { state: 'built', build: { ...latest, image: latest.image, port: latest.port } };
     }
     if (latest?.status === 'FAILED') return { state: 'failed', build: latest };
+    // (A succeeded build whose image was discarded is built again, from the same branch.)
     if (this.#running.has(revision.id)) return { state: 'building' };
     if (latest?.status === 'IN_PROGRESS') {
       // Left by a control plane that stopped mid-build: say so, then build again.
@@ -99,6 +101,9 @@ export class SourceBuilds {
 
   /** Stops every running build and waits for them to record that. */
   async stop(): Promise<void> {
+    // A build cut short by a stop is not a failed build: it stays IN_PROGRESS, and the next
+    // start marks it interrupted and builds again, so the deployment still ends properly.
+    this.#stopping = true;
     for (const abort of this.#aborts) abort.abort(new Error('the control plane is stopping'));
     await Promise.allSettled([...this.#running.values()]);
   }
@@ -177,6 +182,11 @@ export class SourceBuilds {
       const ended = this.#clock.now();
       record = { ...record, status: 'SUCCEEDED', image: result.image, port: plan.port, environment: { ...plan.environment }, updatedAt: ended, endedAt: ended };
     } catch (error) {
+      if (this.#stopping) {
+        log('The control plane is stopping; this build starts again when it is back');
+        flush();
+        return;
+      }
       const failure = describeFailure(error, abort.signal, tail.lines());
       log(`Build failed: ${failure.message}`);
       flush();
@@ -190,6 +200,29 @@ export class SourceBuilds {
     }
     this.#store.putBuild(record);
     this.#onEnd(record);
+  }
+
+  /**
+   * Frees what builds made once no revision can need it: every build of a deleted service, and
+   * of a live one all but the builds of the revision it runs, the one serving (a rollback goes
+   * back to it) and the newest. Failed builds made nothing. Returns how many were discarded.
+   */
+  async collect(): Promise<number> {
+    let discarded = 0;
+    for (const build of this.#store.listBuildsWithImages()) {
+      const service = this.#store.getService(build.serviceId);
+      const newest = service === undefined ? undefined : this.#store.listRevisions(service.id)[0]?.id;
+      const keep = service !== undefined && service.status !== 'DELETED' && [service.revisionId, service.servingRevisionId, newest].includes(build.revisionId);
+      if (keep || build.image === undefined || this.#running.has(build.revisionId)) continue;
+      try {
+        await this.#builder.discard(build.image);
+        this.#store.putBuild({ ...build, imageDiscardedAt: this.#clock.now() });
+        discarded += 1;
+      } catch {
+        // The builder could not free it now (its engine is away): the next round tries again.
+      }
+    }
+    return discarded;
   }
 }
 

@@ -24,6 +24,8 @@ export interface BuildRecord {
   origin?: string;
   /** Set on success: what instances run, and how. */
   image?: string;
+  /** When the builder freed the image because no revision needs it any more. */
+  imageDiscardedAt?: number;
   port?: number;
   environment?: Record<string, string>;
   startedAt: number;

@@ -48,6 +48,8 @@ export interface Store {
   latestBuild(revisionId: string): BuildRecord | undefined;
   /** The builds an operation started, newest first. */
   buildsOfOperation(operationId: string): BuildRecord[];
+  /** Successful builds whose image has not been discarded, oldest first. */
+  listBuildsWithImages(): BuildRecord[];
 
   insertOperation(operation: OperationRecord): void;
   updateOperation(operation: OperationRecord): void;

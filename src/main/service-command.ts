@@ -76,7 +76,8 @@ async function printBuildLog(client: ApiClient, serviceArn: string, operationId:
   for (;;) {
     const { Operation } = (await callApi(client, 'Berth.DescribeOperation', { ServiceArn: serviceArn, OperationId: operationId })) as { Operation: Json };
     const builds = [...((Operation.Builds as Json[] | undefined) ?? [])].reverse();
-    if (builds.length === 0 && !follow) {
+    const ended = !['PENDING', 'IN_PROGRESS'].includes(String(Operation.Status));
+    if (builds.length === 0 && (!follow || ended)) {
       io.stdout(`operation ${operationId} (${String(Operation.Type)}) built nothing: it is not a deployment of source code, or its build has not started\n`);
       return 0;
     }

@@ -9,6 +9,8 @@ import { BuildError, type Builder, type BuildRequest, type BuildResult } from '.
 
 export class FakeBuilder implements Builder {
   readonly name = 'fake';
+  /** How long each build takes. */
+  delayMs = 20;
   /** Every request received, in order, with the files of its source directory. */
   readonly requests: { request: BuildRequest; files: string[] }[] = [];
   readonly discarded: string[] = [];
@@ -17,7 +19,13 @@ export class FakeBuilder implements Builder {
     const files = readdirSync(request.sourceDirectory).sort();
     this.requests.push({ request, files });
     request.onLog(`fake build of ${files.length} files`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, this.delayMs);
+      request.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(request.signal?.reason as Error);
+      });
+    });
     const failure = join(request.sourceDirectory, 'FAIL');
     if (existsSync(failure)) {
       const output = readFileSync(failure, 'utf8').trim().split('\n');

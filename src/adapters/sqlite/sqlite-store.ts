@@ -126,6 +126,12 @@ export class SqliteStore implements Store {
     return this.#stmt('SELECT body FROM builds WHERE operation_id = ? ORDER BY started_at DESC, rowid DESC').all(operationId).map((r) => parse(r) as BuildRecord);
   }
 
+  listBuildsWithImages(): BuildRecord[] {
+    return this.#stmt(
+      "SELECT body FROM builds WHERE body ->> '$.status' = 'SUCCEEDED' AND body ->> '$.imageDiscardedAt' IS NULL ORDER BY started_at, rowid",
+    ).all().map((r) => parse(r) as BuildRecord);
+  }
+
   insertOperation(op: OperationRecord): void {
     this.#stmt('INSERT INTO operations (id, service_id, status, started_at, body) VALUES (?, ?, ?, ?, ?)').run(
       op.id, op.serviceId, op.status, op.startedAt, JSON.stringify(op),
