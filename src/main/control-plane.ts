@@ -197,6 +197,8 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     clock,
     secrets,
     sources,
+    // Set only on the Docker runtime (execution.ts): elsewhere image tags are not polled.
+    digests: execution.digests,
     startDeployment: (serviceArn) => services.startDeployment({ ServiceArn: serviceArn }).OperationId as string,
     emit: logAutoDeployEvent,
   });

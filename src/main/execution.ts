@@ -8,19 +8,22 @@
 import { DockerBuilder } from '../adapters/docker/docker-builder.ts';
 import { DockerEngineClient } from '../adapters/docker/engine-client.ts';
 import { DockerRuntime } from '../adapters/docker/docker-runtime.ts';
+import { DockerImageDigests } from '../adapters/docker/image-digests.ts';
 import { osPackagesImages } from '../adapters/docker/runtime-images.ts';
 import { ProcessBuilder } from '../adapters/process/process-builder.ts';
 import { ProcessRuntime } from '../adapters/process/process-runtime.ts';
 import { PUBLIC_RUNTIME_IMAGES, runtimeImageMap, type RuntimeImageMap } from '../core/build/managed-runtimes.ts';
 import type { Builder } from '../core/builder.ts';
 import { berthPaths, type BerthConfig } from '../core/config.ts';
-import type { ContainerRuntime } from '../core/runtime.ts';
+import type { ContainerRuntime, ImageDigests } from '../core/runtime.ts';
 import { log } from './log.ts';
 
 export interface Execution {
   runtime: ContainerRuntime;
   builder: Builder;
   runtimeImages: RuntimeImageMap;
+  /** Digests behind image tags, for polling image services; only the Docker engine can tell them. */
+  digests?: ImageDigests;
 }
 
 export async function chooseExecution(
@@ -39,10 +42,12 @@ export async function chooseExecution(
     return { runtime, builder, runtimeImages: given.runtimeImages ?? PUBLIC_RUNTIME_IMAGES };
   }
   const runtime = given.runtime ?? new DockerRuntime({ socketPath: config.docker.socket, installationId });
-  if (given.builder !== undefined) {
-    return { runtime, builder: given.builder, runtimeImages: given.runtimeImages ?? runtimeImageMap(config.build.runtimeImageOverrides) };
-  }
   const client = new DockerEngineClient({ socketPath: config.docker.socket });
+  // A runtime given by a test under another name is not the engine: its images are not there.
+  const digests = runtime.name === 'docker' ? { digests: new DockerImageDigests({ client }) } : {};
+  if (given.builder !== undefined) {
+    return { runtime, builder: given.builder, runtimeImages: given.runtimeImages ?? runtimeImageMap(config.build.runtimeImageOverrides), ...digests };
+  }
   const mirror = config.build.debianMirror === '' ? undefined : config.build.debianMirror;
   const os = osPackagesImages({ client, lockDir: paths.runDir, mirror });
   // os-packages: Berth builds each language's base image from Debian's packages on first use;
@@ -50,7 +55,7 @@ export async function chooseExecution(
   const base = config.build.runtimeImages === 'os-packages' ? os.images : PUBLIC_RUNTIME_IMAGES;
   const images = runtimeImageMap(config.build.runtimeImageOverrides, base);
   const builder = new DockerBuilder({ client, installationId, baseImages: os.provider });
-  return { runtime, builder, runtimeImages: given.runtimeImages ?? images };
+  return { runtime, builder, runtimeImages: given.runtimeImages ?? images, ...digests };
 }
 
 function processRuntime(root: string, installationId: string, searchPath: string | undefined): ProcessRuntime {

@@ -2,7 +2,8 @@
  * @module
  * A real OCI registry for tests: the CNCF distribution registry (Debian's `docker-registry`) on a
  * loopback port with throw-away storage. The engine treats 127.0.0.0/8 registries as insecure,
- * so it pushes and pulls there over plain HTTP without any daemon configuration.
+ * so it pushes and pulls there over plain HTTP without any daemon configuration. With
+ * `notifications`, it POSTs its events (pushes) to a webhook, as a registry in front of Berth would.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +24,24 @@ export interface StartRegistryOptions {
   binary?: string;
   /** How long to wait for `GET /v2/` to answer. */
   readyTimeoutMs?: number;
+  /** Where the registry sends its events; none are sent when absent. */
+  notifications?: RegistryNotifications;
+}
+
+/**
+ * One notification endpoint (the registry's `notifications.endpoints[]`). Retries are quick, so
+ * a test waits a second, not the registry's default backoff, for a delivery that failed.
+ * https://distribution.github.io/distribution/about/notifications/
+ */
+export interface RegistryNotifications {
+  /** The URL the registry POSTs envelopes to, e.g. `<berth api>/webhooks/registry`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <token>` with every delivery. */
+  bearerToken?: string;
+  /** Further headers on every delivery. */
+  headers?: Record<string, string>;
+  /** How long one delivery may take; 2 s by default. */
+  timeoutMs?: number;
 }
 
 /** Starts a registry and resolves once it answers `GET /v2/`. */
@@ -62,6 +81,7 @@ async function launch(directory: string, port: number, options: StartRegistryOpt
       '    enabled: true',
       'http:',
       `  addr: ${host}`,
+      ...notificationsSection(options.notifications),
       '',
     ].join('\n'),
   );
@@ -104,6 +124,29 @@ async function launch(directory: string, port: number, options: StartRegistryOpt
   child.kill('SIGKILL');
   await exit;
   throw new Error(`The registry on ${host} did not answer GET /v2/ within ${options.readyTimeoutMs ?? 10_000} ms: ${stderr.trim()}`);
+}
+
+/** The `notifications` section; JSON strings are valid YAML scalars, so values need no escaping of their own. */
+function notificationsSection(notifications: RegistryNotifications | undefined): string[] {
+  if (notifications === undefined) return [];
+  const headers: Record<string, string> = { ...notifications.headers };
+  if (notifications.bearerToken !== undefined) headers.Authorization = `Bearer ${notifications.bearerToken}`;
+  return [
+    'notifications:',
+    '  endpoints:',
+    '    - name: berth',
+    `      url: ${JSON.stringify(notifications.url)}`,
+    ...(Object.keys(headers).length === 0 ? [] : ['      headers:', ...Object.entries(headers).map(([name, value]) => `        ${JSON.stringify(name)}: [${JSON.stringify(value)}]`)]),
+    `      timeout: ${notifications.timeoutMs ?? 2000}ms`,
+    // After one failed delivery, wait 200 ms and try again (the registry retries until it succeeds).
+    '      threshold: 1',
+    '      backoff: 200ms',
+    // Manifest pushes only, as a setup for Berth would send. Registry 2.8 applies `ignore.actions`
+    // only when some media type is ignored too, so blobs (octet-stream) go by media type.
+    '      ignoredmediatypes: [application/octet-stream]',
+    '      ignore:',
+    '        actions: [pull]',
+  ];
 }
 
 async function answers(url: string): Promise<boolean> {

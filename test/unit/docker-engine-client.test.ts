@@ -13,6 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { DockerRuntime } from '../../src/adapters/docker/docker-runtime.ts';
 import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
 import { DockerEngineError } from '../../src/adapters/docker/engine-error.ts';
+import { DockerImageDigests } from '../../src/adapters/docker/image-digests.ts';
 import { RuntimeError } from '../../src/core/runtime.ts';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -150,5 +151,74 @@ test('an import whose body fails part-way rejects, with the body error as the ca
     assert.equal(error.code, 'DOCKER_ENGINE_TRANSPORT');
     assert.equal(error.cause, broken);
     return true;
+  });
+});
+
+test('distribution inspect asks for the tagged reference and reads the descriptor; a 404 is undefined, a registry failure rejects', async (t) => {
+  const digest = `sha256:${'c'.repeat(64)}`;
+  const { client, urls } = await fakeEngine(t, (request, response) => {
+    response.setHeader('content-type', 'application/json');
+    if (request.url?.includes('gone')) {
+      response.statusCode = 404;
+      response.end(JSON.stringify({ message: 'manifest unknown: manifest unknown' }));
+    } else if (request.url?.includes('locked')) {
+      response.statusCode = 500;
+      response.end(JSON.stringify({ message: 'Head "http://127.0.0.1:5000/v2/locked/manifests/latest": unauthorized' }));
+    } else {
+      response.end(JSON.stringify({ Descriptor: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest, size: 528 }, Platforms: [{ architecture: 'amd64', os: 'linux' }] }));
+    }
+  });
+  const inspected = await client.distributionInspect('127.0.0.1:5000/team/app');
+  assert.equal(inspected?.Descriptor.digest, digest);
+  assert.equal(await client.distributionInspect('127.0.0.1:5000/gone:1'), undefined);
+  await assert.rejects(client.distributionInspect('127.0.0.1:5000/locked'), { code: 'DOCKER_ENGINE_HTTP', statusCode: 500, engineMessage: /unauthorized$/ });
+  assert.deepEqual(urls, [
+    'GET /v1.41/distribution/127.0.0.1%3A5000%2Fteam%2Fapp%3Alatest/json',
+    'GET /v1.41/distribution/127.0.0.1%3A5000%2Fgone%3A1/json',
+    'GET /v1.41/distribution/127.0.0.1%3A5000%2Flocked%3Alatest/json',
+  ]);
+});
+
+test("image digests: the local digest is the one of the reference's repository; several are settled by the registry; failures say what the registry said", async (t) => {
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => `sha256:${x.repeat(64)}`) as [string, string, string, string];
+  const images: Record<string, string[]> = {
+    // Also pushed to another repository, whose digest must not be taken for this one's.
+    '127.0.0.1:5000/app:live': ['127.0.0.1:5000/other@' + a, '127.0.0.1:5000/app@' + b],
+    // Docker Hub's images are written without host and library/, however they were asked for.
+    'nginx:1': ['nginx@' + c],
+    'docker.io/library/nginx:1': ['nginx@' + c],
+    // Pulled once by an index and once by its platform manifest: one image, two digests.
+    '127.0.0.1:5000/multi:live': ['127.0.0.1:5000/multi@' + c, '127.0.0.1:5000/multi@' + d],
+  };
+  const { client } = await fakeEngine(t, (request, response) => {
+    response.setHeader('content-type', 'application/json');
+    const url = decodeURIComponent(request.url ?? '');
+    const image = /^\/v1\.41\/images\/(.+)\/json$/.exec(url)?.[1];
+    if (image !== undefined) {
+      const digests = images[image];
+      response.statusCode = digests === undefined ? 404 : 200;
+      response.end(JSON.stringify(digests === undefined ? { message: `No such image: ${image}` } : { Id: 'sha256:1', RepoTags: [image], RepoDigests: digests, Size: 1 }));
+    } else if (url.includes('/distribution/127.0.0.1:5000/multi:live/')) {
+      response.end(JSON.stringify({ Descriptor: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: d, size: 1 }, Platforms: null }));
+    } else if (url.includes('/distribution/127.0.0.1:5000/gone:')) {
+      response.statusCode = 404;
+      response.end(JSON.stringify({ message: 'manifest unknown: manifest unknown' }));
+    } else {
+      response.statusCode = 500;
+      response.end(JSON.stringify({ message: 'Get "http://127.0.0.1:6000/v2/": dial tcp 127.0.0.1:6000: connect: connection refused' }));
+    }
+  });
+  const digests = new DockerImageDigests({ client });
+  assert.equal(await digests.local('127.0.0.1:5000/app:live'), b);
+  assert.equal(await digests.local('nginx:1'), c);
+  assert.equal(await digests.local('docker.io/library/nginx:1'), c);
+  assert.equal(await digests.local('127.0.0.1:5000/multi:live'), d);
+  assert.equal(await digests.local('127.0.0.1:5000/absent:1'), undefined);
+  assert.equal(await digests.remote('127.0.0.1:5000/multi:live'), d);
+  // A digest names its manifest for good: nothing to ask.
+  assert.equal(await digests.remote(`127.0.0.1:6000/app@${a}`), a);
+  await assert.rejects(digests.remote('127.0.0.1:5000/gone:1'), { message: 'The registry has no image under 127.0.0.1:5000/gone:1 (the tag was deleted, or the registry hides it without credentials)' });
+  await assert.rejects(digests.remote('127.0.0.1:6000/app'), {
+    message: 'Could not ask the registry which image 127.0.0.1:6000/app:latest names: Get "http://127.0.0.1:6000/v2/": dial tcp 127.0.0.1:6000: connect: connection refused',
   });
 });

@@ -61,6 +61,13 @@ export interface ImportOptions extends StreamOptions {
   message?: string;
 }
 
+/** `GET /distribution/{name}/json`: what a reference names in its registry, asked through the engine. */
+export interface DistributionInspect {
+  /** The manifest the tag resolves to; for a multi-platform image, the index (manifest list). */
+  Descriptor: { mediaType: string; digest: string; size: number };
+  Platforms: { architecture: string; os: string; variant?: string }[] | null;
+}
+
 /** A request body the engine reads as a stream: a tar context or root file system. */
 export type TarBody = Uint8Array | AsyncIterable<Uint8Array>;
 
@@ -120,6 +127,19 @@ export class DockerEngineClient {
 
   async inspectImage(reference: string): Promise<ImageInspect | undefined> {
     return this.#jsonOrUndefined<ImageInspect>({ method: 'GET', path: `/images/${encodeURIComponent(reference)}/json` });
+  }
+
+  /**
+   * Asks the image's registry, through the engine, which manifest the reference names now,
+   * without pulling anything; `:latest` when the reference has no tag. The engine reaches
+   * loopback registries over plain HTTP as it does for pulls. Resolves undefined for a 404 (the
+   * registry has no manifest under that tag); an unreachable or refusing registry rejects
+   * (`DOCKER_ENGINE_HTTP`, with the engine's status and message). `signal` bounds the wait for
+   * a registry that does not answer.
+   */
+  async distributionInspect(reference: string, options: { signal?: AbortSignal } = {}): Promise<DistributionInspect | undefined> {
+    const name = engineImageName(reference);
+    return this.#jsonOrUndefined<DistributionInspect>({ method: 'GET', path: `/distribution/${encodeURIComponent(name.reference)}/json`, ...signalOf(options) });
   }
 
   /** Pulls one image (`:latest` when the reference has no tag); works for plain-HTTP loopback registries. */
