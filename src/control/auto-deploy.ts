@@ -13,7 +13,7 @@ import { connectionCredential } from '../core/connection.ts';
 import { BerthError } from '../core/errors.ts';
 import { normalizeSourceDirectory } from '../core/git-url.ts';
 import { parseImageReference } from '../core/image-reference.ts';
-import type { ImageDigests } from '../core/runtime.ts';
+import { revisionDigestKey, type ImageDigests } from '../core/runtime.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { ServiceRecord } from '../core/service.ts';
 import type { Store } from '../core/store.ts';
@@ -170,7 +170,11 @@ export class AutoDeployer {
     if (image === undefined || this.#digests === undefined) return;
     // Level-triggered, so a restart loses nothing: what the registry serves now against what
     // was pulled for the running revision.
-    const [remote, local] = await Promise.all([this.#digests.remote(image.ImageIdentifier), this.#digests.local(image.ImageIdentifier)]);
+    // The running revision's own digest when it was recorded at its pull: the engine's tag may
+    // have moved since (an image built and pushed on this host) while the old image still runs.
+    const running = service.servingRevisionId ?? service.revisionId;
+    const recorded = this.#store.getMeta(revisionDigestKey(running));
+    const [remote, local] = await Promise.all([this.#digests.remote(image.ImageIdentifier), recorded ?? this.#digests.local(image.ImageIdentifier)]);
     if (remote === undefined || local === undefined || remote === local) return;
     if (this.#deployedDigests.get(service.id) === remote) return;
     const started = this.#deploy(service, `new image ${remote} behind ${image.ImageIdentifier}`);

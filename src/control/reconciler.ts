@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.ts';
 import type { HealthVerdict } from '../core/health.ts';
 import type { OperationRecord } from '../core/operation.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
-import { RuntimeError, type ContainerRuntime, type Instance } from '../core/runtime.ts';
+import { revisionDigestKey, RuntimeError, type ContainerRuntime, type ImageDigests, type Instance } from '../core/runtime.ts';
 import { buildFailureMessage } from '../core/build-record.ts';
 import type { RevisionSpec, ServiceRecord } from '../core/service.ts';
 import type { Store } from '../core/store.ts';
@@ -42,6 +42,9 @@ export class Reconciler {
   readonly #emit: (event: ReconcilerEvent) => void;
   readonly #lifecycleSteps: readonly (() => boolean)[];
   readonly #builds: SourceBuilds | undefined;
+  readonly #digests: ImageDigests | undefined;
+  /** Image revisions this process has pulled afresh for their deployment. */
+  readonly #refreshed = new Set<string>();
 
   /** Services with a pass of their own under way (pulls and starts can take a while). */
   readonly #busy = new Set<string>();
@@ -72,6 +75,8 @@ export class Reconciler {
     lifecycleSteps?: readonly (() => boolean)[];
     /** Builds source-code revisions; without it, such revisions fail to deploy with a reason. */
     builds?: SourceBuilds;
+    /** Reads the digest an image service's revision was pulled at (recorded for auto-deploy). */
+    digests?: ImageDigests;
   }) {
     this.#store = deps.store;
     this.#runtime = deps.runtime;
@@ -82,6 +87,7 @@ export class Reconciler {
     this.#emit = deps.emit;
     this.#lifecycleSteps = deps.lifecycleSteps ?? [];
     this.#builds = deps.builds;
+    this.#digests = deps.digests;
   }
 
   start(): void {
@@ -319,8 +325,15 @@ export class Reconciler {
       if (operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS') this.#failDeployment(service, operation, message);
       else this.#emit({ type: 'error', serviceName: service.name, message });
     };
+    // A deployment of an image service takes what its tag names now (App Runner pulls on every
+    // deployment), once per revision; instances started later for the revision reuse that pull.
+    const refresh = spec.source === undefined && operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS' && !this.#refreshed.has(revisionId);
     try {
-      await this.#runtime.ensureImage(spec.image);
+      await this.#runtime.ensureImage(spec.image, { refresh });
+      if (refresh) {
+        this.#refreshed.add(revisionId);
+        await this.#recordDigest(revisionId, spec.image);
+      }
     } catch (error) {
       fail(error instanceof RuntimeError ? error.message : `pulling ${spec.image} failed: ${(error as Error).message}`);
       return false;
@@ -352,6 +365,12 @@ export class Reconciler {
     }
     this.wake();
     return true;
+  }
+
+  /** The digest the revision's image was pulled at: the tag poller compares the registry with it. */
+  async #recordDigest(revisionId: string, image: string): Promise<void> {
+    const digest = await this.#digests?.local(image).catch(() => undefined);
+    if (digest !== undefined) this.#store.setMeta(revisionDigestKey(revisionId), digest);
   }
 
   #whyNotHealthy(current: Instance[]): string {

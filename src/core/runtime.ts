@@ -48,8 +48,11 @@ export interface Instance {
 export interface ContainerRuntime {
   /** A short name for messages and logs: `docker`, `process`, ... */
   readonly name: string;
-  /** Makes the image available locally, pulling it when absent. Throws RuntimeError on failure. */
-  ensureImage(image: string): Promise<void>;
+  /**
+   * Makes the image available locally, pulling it when absent, or always with `refresh` (a
+   * deployment takes whatever the tag names now). Throws RuntimeError on failure.
+   */
+  ensureImage(image: string, options?: { refresh?: boolean }): Promise<void>;
   /** Every instance this installation of Berth owns, in any state. */
   list(): Promise<Instance[]>;
   /** Creates and starts an instance; resolves once it runs, with its address. */
@@ -69,6 +72,11 @@ export interface ImageDigests {
   remote(image: string): Promise<string | undefined>;
   /** The manifest digest of the image pulled locally under that reference; undefined if none. */
   local(image: string): Promise<string | undefined>;
+}
+
+/** The store's meta key holding the digest an image revision was pulled at. */
+export function revisionDigestKey(revisionId: string): string {
+  return `image-digest:${revisionId}`;
 }
 
 /** A runtime failure with a message fit to show a user (why a pull or a start failed). */

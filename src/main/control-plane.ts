@@ -178,6 +178,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     emit: logReconcilerEvent,
     lifecycleSteps: [() => advanceVpcIngressConnections(store, systemClock)],
     builds,
+    ...(execution.digests !== undefined && { digests: execution.digests }),
   });
   wake.reconciler = reconciler;
   onHealthChange.to = reconciler;
@@ -225,12 +226,21 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   writeFileSync(paths.controlPlanePid, `${process.pid}\n`);
   reconciler.start();
   autoDeploy.start(config.build.pollIntervalSeconds * 1000);
+  // Images and build directories no revision needs any more are freed once a minute.
+  const collector = setInterval(() => {
+    builds.collect().then(
+      (count) => count > 0 && log('info', 'builder', `freed ${count} build${count === 1 ? '' : 's'} no revision needs`),
+      (error: unknown) => log('warn', 'builder', `freeing old builds failed: ${(error as Error).message}`),
+    );
+  }, 60_000);
+  collector.unref();
 
   const apiHost = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   return {
     apiUrl: `http://${apiHost}:${apiPort}`,
     store,
     async stop() {
+      clearInterval(collector);
       await autoDeploy.stop();
       await reconciler.stop();
       await builds.stop();

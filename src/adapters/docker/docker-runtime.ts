@@ -48,10 +48,12 @@ export class DockerRuntime implements ContainerRuntime {
     this.#client = options.client ?? new DockerEngineClient(options.socketPath === undefined ? {} : { socketPath: options.socketPath });
   }
 
-  async ensureImage(image: string): Promise<void> {
+  async ensureImage(image: string, options: { refresh?: boolean } = {}): Promise<void> {
     const reference = imageReference(image, 'image-pull');
     try {
-      if ((await this.#client.inspectImage(reference)) !== undefined) return;
+      // A reference by digest names one image forever: there is nothing newer to pull.
+      const pinned = reference.includes('@');
+      if ((options.refresh !== true || pinned) && (await this.#client.inspectImage(reference)) !== undefined) return;
       await this.#client.pullImage(reference);
     } catch (error) {
       throw asRuntimeError(error, 'image-pull', `Could not pull image '${image}'`);
