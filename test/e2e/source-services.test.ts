@@ -37,7 +37,8 @@ const fs = require('node:fs');
 const built = fs.existsSync('built.txt') ? fs.readFileSync('built.txt', 'utf8').trim() : 'not built';
 http.createServer((req, res) => res.end(\`${name}: \${process.env.GREETING ?? 'hi'}, \${built}\\n\`)).listen(Number(process.env.PORT), '0.0.0.0');
 `;
-const PACKAGE_JSON = (name: string, start = 'node server.js'): string => JSON.stringify({ name, version: '1.0.0', private: true, scripts: { start, build: 'echo npm-build > built.txt' } }, null, 2);
+const PACKAGE_JSON = (name: string, start = 'node server.js', dependencies: Record<string, string> = {}): string =>
+  JSON.stringify({ name, version: '1.0.0', private: true, scripts: { start, build: 'echo npm-build > built.txt' }, dependencies }, null, 2);
 
 const NODE_YAML = `version: 1.0
 runtime: nodejs22
@@ -120,8 +121,9 @@ describe('deploy from source on Docker', () => {
     mono = await GitFixture.create(join(root, 'projects'), 'mono');
     await mono.commit({
       'node-yaml/apprunner.yaml': NODE_YAML,
-      'node-yaml/package.json': PACKAGE_JSON('node-yaml'),
-      'node-yaml/server.js': nodeServer('node-yaml'),
+      // A real dependency from the npm registry, installed inside the build container.
+      'node-yaml/package.json': PACKAGE_JSON('node-yaml', 'node server.js', { ms: '2.1.3' }),
+      'node-yaml/server.js': `require('ms');\n${nodeServer('node-yaml')}`,
       'node-api/package.json': PACKAGE_JSON('node-api'),
       'node-api/index.js': nodeServer('node-api'),
       'detected/package.json': PACKAGE_JSON('detected'),

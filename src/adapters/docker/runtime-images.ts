@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -56,6 +56,31 @@ export interface DebianBaseOptions {
   readonly debootstrap?: string;
   /** Where the temporary root file system is made (about 200 MB); the OS's temp directory by default. */
   readonly workDirectory?: string;
+  /**
+   * The host's locally added certificate authorities (`*.crt`, Debian's convention), copied into
+   * the image so that `update-ca-certificates` trusts them there too; `/usr/local/share/ca-certificates`.
+   */
+  readonly hostCertificates?: string;
+}
+
+const HOST_CERTIFICATES = '/usr/local/share/ca-certificates';
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * Copies every `*.crt` under `from` into the root file system's own local-certificates folder;
+ * returns their names. A host without that folder adds none.
+ */
+async function copyHostCertificates(from: string, rootfs: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(from, { recursive: true })).filter((name) => name.endsWith('.crt'));
+  } catch {
+    return [];
+  }
+  const target = join(rootfs, 'usr/local/share/ca-certificates/berth-host');
+  await mkdir(target, { recursive: true });
+  for (const name of entries) await copyFile(join(from, name), join(target, name.replaceAll('/', '_')));
+  return entries;
 }
 
 export interface RuntimeImageProviderOptions {
@@ -197,6 +222,10 @@ export class RuntimeImageProvider {
       log(`Making base image ${debian.image}: a Debian ${debian.release} root file system with debootstrap from ${mirror} (once per machine)`);
       await runLogged(program, ['--variant=minbase', debian.release, rootfs, mirror], log, `debootstrap of Debian ${debian.release} from ${mirror}`);
       await slimRootFilesystem(rootfs);
+      const trusted = await copyHostCertificates(debian.hostCertificates ?? HOST_CERTIFICATES, rootfs);
+      if (trusted.length > 0) {
+        log(`Trusting the ${trusted.length} certificate authorit${trusted.length === 1 ? 'y' : 'ies'} this host added (${trusted.join(', ')}), so builds reach what the host reaches (a TLS-inspecting proxy, a private registry)`);
+      }
       log(`Importing ${debian.image} into the Docker engine`);
       const tar = tarStream(rootfs);
       try {
@@ -204,6 +233,9 @@ export class RuntimeImageProvider {
           reference: debian.image,
           changes: [
             'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+            // Node.js and pip keep CA lists of their own: point them at the system's, which
+            // the recipes' ca-certificates package builds, host authorities included.
+            `ENV NODE_EXTRA_CA_CERTS=${SYSTEM_CA_BUNDLE} PIP_CERT=${SYSTEM_CA_BUNDLE} REQUESTS_CA_BUNDLE=${SYSTEM_CA_BUNDLE}`,
             'CMD ["bash"]',
             `LABEL ${RUNTIME_IMAGE_LABEL}=debian`,
           ],
