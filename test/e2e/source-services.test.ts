@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import {
   DescribeServiceCommand,
   ListOperationsCommand,
   StartDeploymentCommand,
+  UpdateServiceCommand,
   type SourceConfiguration,
 } from '@aws-sdk/client-apprunner';
 import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
@@ -204,6 +205,30 @@ describe('deploy from source on Docker', () => {
     assert.equal((await httpsGet(berth, services.api.host)).body, 'node-api: hello from the API, npm-build\n');
     assert.equal((await httpsGet(berth, services.docker.host)).body, 'docker: from a Dockerfile, dockerfile-build\n');
     assert.equal((await httpsGet(berth, services.detected.host)).body, 'detected: hi, npm-build\n');
+  });
+
+  test('a signed push through the webhook deploys the new commit, built and served', { timeout: 900_000 }, async () => {
+    const yaml = { arn: arns[0] as string, host: '' };
+    yaml.host = (await client.send(new DescribeServiceCommand({ ServiceArn: yaml.arn }))).Service?.ServiceUrl as string;
+    await client.send(new UpdateServiceCommand({ ServiceArn: yaml.arn, SourceConfiguration: { ...fromMono('node-yaml'), AutoDeploymentsEnabled: true } }));
+    assert.equal(await settled(yaml.arn), 'RUNNING');
+    const hook = await signedFetch({ apiUrl: berth.apiUrl, region: berth.region, credentials: berth.credentials }, 'Berth.GetConnectionWebhook', JSON.stringify({ ConnectionArn: httpConnection }));
+    const { WebhookPath, Secret } = hook.json() as { WebhookPath: string; Secret: string };
+    const commit = await mono.commit({ 'node-yaml/server.js': `require('ms');\n${nodeServer('node-yaml v2')}` }, 'node-yaml v2');
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      before: '0'.repeat(39) + '1',
+      after: commit,
+      repository: { clone_url: `${http.url}/mono.git` },
+      commits: [{ id: commit, added: [], modified: ['node-yaml/server.js'], removed: [] }],
+    });
+    const reply = await fetch(`${berth.apiUrl}${WebhookPath}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${createHmac('sha256', Secret).update(body).digest('hex')}` },
+      body,
+    });
+    assert.equal(reply.status, 202, await reply.text());
+    await waitFor(async () => (await httpsGet(berth, yaml.host)).body === 'node-yaml v2: hello from apprunner.yaml, yaml-build\n', 300_000, () => `the new commit is not served; berth output:\n${berth.output().slice(-3000)}`);
   });
 
   test('a Python service from apprunner.yaml over SSH with a deploy key', { timeout: 900_000 }, async (t) => {
