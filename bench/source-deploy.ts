@@ -138,6 +138,10 @@ try {
     console.log(`run ${i + 1}: cold ${cold.at(-1)?.toFixed(2)} s, warm ${warm.at(-1)?.toFixed(2)} s`);
   }
   await client.send(new DeleteServiceCommand({ ServiceArn: arn }));
+  // Containers outlive a stopped control plane by design: leave only once the service is gone.
+  while ((await client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status !== 'DELETED') {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 } finally {
   client.destroy();
   await berth.stop();
