@@ -1,13 +1,15 @@
 /**
  * os-packages mode for real: `berth-os/debian:bookworm` made with debootstrap from Debian's
- * mirror and imported, then `berth-runtime/nodejs:bookworm` and `berth-runtime/python:bookworm`
- * built from their recipes, then a detected Node.js and Python source built on them.
+ * mirror and imported, then `berth-runtime/nodejs:bookworm` (Debian's Node.js 18, NODEJS_18),
+ * `berth-runtime/nodejs22:bookworm` (Node.js 22 from the npm registry over it) and
+ * `berth-runtime/python:bookworm` built from their recipes, then a detected Node.js and Python
+ * source built on them.
  *
  * The first run on a machine takes minutes; the images stay in the engine, so a later run only
  * checks them. Each phase's time goes to the test's diagnostics. Run alone with
  * `node --test test/e2e/runtime-images.test.ts`; remove the images (`docker rmi
- * berth-runtime/nodejs:bookworm berth-runtime/python:bookworm berth-os/debian:bookworm`) to
- * measure a cold start.
+ * berth-runtime/nodejs22:bookworm berth-runtime/nodejs:bookworm berth-runtime/python:bookworm
+ * berth-os/debian:bookworm`) to measure a cold start.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -78,13 +80,30 @@ describe('os-packages runtime images', { skip, timeout: 45 * 60_000 }, () => {
     assert.equal(output, 'bookworm\nslim\n');
   });
 
-  test('berth-runtime/nodejs:bookworm runs node and npm', async (t) => {
-    const lines = await timedEnsure(t, images.NODEJS_22.run);
+  test('NODEJS_18 runs on berth-runtime/nodejs:bookworm: Debian\'s Node.js 18 and npm', async (t) => {
+    assert.equal(images.NODEJS_18.run, 'berth-runtime/nodejs:bookworm');
+    const lines = await timedEnsure(t, images.NODEJS_18.run);
     if (lines.length > 0) assert.ok(lines.some((line) => line.startsWith('Building base image berth-runtime/nodejs:bookworm')), lines.join('\n'));
-    const { output, exitCode } = await runOnce(images.NODEJS_22.run, 'node --version && npm --version');
+    const { output, exitCode } = await runOnce(images.NODEJS_18.run, 'node --version && npm --version');
     assert.equal(exitCode, 0, output);
     assert.match(output, /^v18\.\d+\.\d+\n\d+\.\d+\.\d+\n$/);
     t.diagnostic(`node and npm: ${output.trim().replace('\n', ', ')}`);
+  });
+
+  // A bug: every NODEJS_* runtime ran on Debian's Node.js 18, so `runtime: nodejs22` got 18.
+  test('NODEJS_22 runs on berth-runtime/nodejs22:bookworm: Node.js 22 from the npm registry, with its npm', async (t) => {
+    assert.equal(images.NODEJS_22.run, 'berth-runtime/nodejs22:bookworm');
+    const lines = await timedEnsure(t, images.NODEJS_22.run);
+    if (lines.length > 0) {
+      assert.ok(lines.some((line) => line.startsWith(`Building base image berth-runtime/nodejs22:bookworm from Node.js 22 (node-linux-${process.arch}@22)`)), lines.join('\n'));
+    }
+    // npm and npx are scripts run by whichever `node` PATH finds first; `npm version` names it.
+    const { output, exitCode } = await runOnce(images.NODEJS_22.run, 'node --version && npm --version && npx --version && npm version --json | grep \'"node":\' && echo "$npm_config_nodedir"');
+    assert.equal(exitCode, 0, output);
+    assert.match(output, /^v22\.\d+\.\d+\n10\.\d+\.\d+\n10\.\d+\.\d+\n {2}"node": "22\.\d+\.\d+",\n\/opt\/node\n$/);
+    t.diagnostic(`node and npm: ${output.trim().split('\n').slice(0, 2).join(', ')}`);
+    // Debian's own Node.js stays where Debian's packages look for it.
+    assert.match((await runOnce(images.NODEJS_22.run, '/usr/bin/node --version')).output, /^v18\./);
   });
 
   test('berth-runtime/python:bookworm runs python3 and pip3, which may install system-wide', async (t) => {
@@ -96,9 +115,18 @@ describe('os-packages runtime images', { skip, timeout: 45 * 60_000 }, () => {
     t.diagnostic(`python: ${output.split('\n')[0] ?? ''}`);
   });
 
-  test('the test helper finds them ready', async () => {
-    const ready = await ensureOsRuntimeImages({ client });
+  test('the test helper makes every Node.js and Python runtime\'s image, each on its own major', async (t) => {
+    const started = performance.now();
+    const lines: string[] = [];
+    const ready = await ensureOsRuntimeImages({ client, onLog: (line) => lines.push(line) });
+    const built = lines.filter((line) => line.startsWith('Built base image'));
+    t.diagnostic(`ensureOsRuntimeImages: ${((performance.now() - started) / 1000).toFixed(1)} s${built.length > 0 ? `; ${built.join('; ')}` : ', all there'}`);
     assert.deepEqual(ready.images.NODEJS_22, images.NODEJS_22);
+    for (const [name, major] of [['NODEJS_12', 12], ['NODEJS_14', 14], ['NODEJS_16', 16], ['NODEJS_18', 18], ['NODEJS_22', 22]] as const) {
+      const { output, exitCode } = await runOnce(ready.images[name].run, 'node --version && npm --version');
+      assert.equal(exitCode, 0, `${name}: ${output}`);
+      assert.match(output, new RegExp(`^v${major}\\.`), `${name}: ${output}`);
+    }
   });
 
   test('detected Node.js and Python sources build on them, cold then from cache', async (t) => {
@@ -150,6 +178,7 @@ describe('os-packages runtime images', { skip, timeout: 45 * 60_000 }, () => {
     const recipe = {
       image: `berth-test/lock-probe:${randomBytes(4).toString('hex')}`,
       language: 'nodejs' as const,
+      contents: 'a probe',
       dockerfile: `FROM ${debianBaseImage()}\nRUN ["/bin/sh","-c","sleep 2"]\n`,
     };
     removeAfter.push(recipe.image);

@@ -1,7 +1,9 @@
 /**
  * @module
  * Berth's os-packages runtime images for tests that build real Node.js or Python services:
- * `berth-runtime/<language>:bookworm`, FROM `berth-os/debian:bookworm` made with debootstrap.
+ * `berth-runtime/<language>:bookworm`, FROM `berth-os/debian:bookworm` made with debootstrap,
+ * and for each Node.js runtime whose major is not Debian's, `berth-runtime/nodejs<major>:bookworm`
+ * (NODEJS_22 is the one detected package.json sources get) with that major from the npm registry.
  * The first call on a machine makes them (a few minutes); they stay in the engine, so later
  * calls, and later test runs, only check that they are there. Test files running at once share
  * one creation through the provider's lock directory.

@@ -181,7 +181,7 @@ test('nothing to go on: the error lists what Berth looks for', () => {
 test('os-packages images are used when given', () => {
   const { images } = osPackagesRuntimeImages();
   const plan = generated(planBuild({ files: ['package.json'] }, REPOSITORY, images));
-  assert.deepEqual(lines(plan).filter((l) => l.startsWith('FROM ')), ['FROM berth-runtime/nodejs:bookworm AS build', 'FROM berth-runtime/nodejs:bookworm AS run']);
+  assert.deepEqual(lines(plan).filter((l) => l.startsWith('FROM ')), ['FROM berth-runtime/nodejs22:bookworm AS build', 'FROM berth-runtime/nodejs22:bookworm AS run']);
 });
 
 const HOSTILE = [

