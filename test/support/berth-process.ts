@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
+import { networkNameFor } from '../../src/adapters/docker/container-mapping.ts';
+import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
 import { freePort } from './net.ts';
 import { join } from 'node:path';
 
@@ -77,9 +80,30 @@ export async function startBerth(options: { config?: Record<string, unknown>; ho
         child.kill('SIGINT');
         await exited;
       }
-      if (options.home === undefined) rmSync(home, { recursive: true, force: true });
+      // A throw-away home's installation is gone for good: so is the bridge network Berth made
+      // for it (Docker has room for about 30), once the test has removed its containers.
+      if (options.home === undefined) {
+        await removeInstallationNetwork(home);
+        rmSync(home, { recursive: true, force: true });
+      }
     },
   };
+}
+
+async function removeInstallationNetwork(home: string): Promise<void> {
+  let installationId: string | undefined;
+  try {
+    const db = new DatabaseSync(join(home, 'berth.db'), { readOnly: true });
+    installationId = (db.prepare("SELECT value FROM meta WHERE key = 'installation-id'").get() as { value?: string } | undefined)?.value;
+    db.close();
+  } catch {
+    return;
+  }
+  if (installationId === undefined) return;
+  const docker = new DockerEngineClient();
+  // Still in use (a test left a container behind) or never made (no Docker): leave it.
+  await docker.removeNetwork(networkNameFor(installationId)).catch(() => undefined);
+  await docker.close();
 }
 
 /** Polls `check` until it holds; a check that throws counts as not yet (its error is reported). */
