@@ -88,7 +88,13 @@ export async function startApiHarness(config: ConfigInput = {}, options: { clock
       return tables.map(({ name }) => `${name}: ${JSON.stringify(db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`).join('\n');
     },
     async settle(timeoutMs = 15_000) {
-      const busy = (): string[] => cp.store.listLiveServices().filter((s) => cp.store.activeOperation(s.id) !== undefined).map((s) => s.name);
+      // Named with what each is doing, so a deployment that never ends can be told apart.
+      const busy = (): string[] => cp.store.listLiveServices().flatMap((s) => {
+        const op = cp.store.activeOperation(s.id);
+        if (op === undefined) return [];
+        const source = s.config.SourceConfiguration;
+        return [`${s.name} (${op.type} ${op.status}, ${source.CodeRepository !== undefined ? `code ${source.CodeRepository.RepositoryUrl}` : `image ${source.ImageRepository?.ImageIdentifier}`}, health ${JSON.stringify(s.config.HealthCheckConfiguration)}, min ${s.minSize})`];
+      });
       await waitFor(() => busy().length === 0, timeoutMs, () => `services still have operations in progress: ${busy().join(', ')}`);
     },
     async close() {

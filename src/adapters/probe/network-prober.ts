@@ -35,6 +35,11 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeR
 }
 
 function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  // App Runner's Path is any string; one that HTTP cannot carry (a space, a control character)
+  // fails every probe with that reason rather than failing the reconciler's pass.
+  if (!sendable(path)) {
+    return Promise.resolve({ ok: false, detail: `the health check path ${JSON.stringify(path)} cannot be sent in an HTTP request (it has a space or a control character); use a path such as /health` });
+  }
   return new Promise((resolve) => {
     let settled = false;
     const done = (result: ProbeResult): void => {
@@ -53,4 +58,12 @@ function httpProbe(host: string, port: number, path: string, timeoutMs: number):
     req.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, detail: `HTTP GET ${path} on port ${port} failed: ${error.code ?? error.message}` }));
     req.end();
   });
+}
+
+function sendable(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return false;
+  }
+  return true;
 }
