@@ -24,9 +24,10 @@ test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (
   const client = new DockerEngineClient();
   const runtime = new DockerRuntime({ client, installationId: `test${hex(8)}` });
   const neighbour = new DockerRuntime({ client, installationId: `test${hex(8)}` });
+  const crowd = new DockerRuntime({ client, installationId: `test${hex(8)}` });
   const images: string[] = [];
   t.after(async () => {
-    await cleanUp(client, [runtime, neighbour], images);
+    await cleanUp(client, [runtime, neighbour, crowd], images);
     await registry.stop();
     await client.close();
   });
@@ -143,6 +144,16 @@ test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (
     assert.equal(exited.exitCode, EXIT_CODE);
     assert.equal(exited.address, undefined);
     assert.equal(await runtime.logs(started.runtimeId, 10), `${EXIT_MESSAGE}\n`);
+  });
+
+  await t.test('instances of a new installation starting together make one network between them', async () => {
+    // The engine's duplicate-name check is not atomic: unserialized, this made two networks of
+    // one name and every later start failed with "network ... is ambiguous".
+    const started = await Promise.all(Array.from({ length: 5 }, () => crowd.start(spec())));
+    assert.equal(started.filter((i) => i.state === 'running').length, 5);
+    const networks = (await client.listNetworks()).filter((n) => n.Name === crowd.networkName);
+    assert.equal(networks.length, 1);
+    assert.equal((await crowd.start(spec())).state, 'running');
   });
 
   await t.test('remove stops and removes an instance; removing it again is fine', async () => {

@@ -39,6 +39,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #client: DockerEngineClient;
   /** Whether this runtime made the client, and so closes it. */
   readonly #ownsClient: boolean;
+  /** The network check under way, so starts check and create it one at a time. */
+  #networkReady: Promise<void> | undefined;
 
   constructor(options: DockerRuntimeOptions) {
     if (options.installationId.trim() === '') throw new Error('DockerRuntime needs a non-empty installationId');
@@ -139,7 +141,19 @@ export class DockerRuntime implements ContainerRuntime {
    * Creates the network when absent. Checked on every start rather than once: one local inspect is
    * cheap next to a container start, and an operator may have pruned the network meanwhile.
    */
-  async #ensureNetwork(): Promise<void> {
+  /**
+   * One check-and-create at a time: the engine's duplicate-name check is not atomic, so
+   * instances starting together made two networks of the same name, and every later start
+   * failed with "network ... is ambiguous".
+   */
+  #ensureNetwork(): Promise<void> {
+    const run = (this.#networkReady ?? Promise.resolve()).then(() => this.#ensureNetworkOnce());
+    // A failure is not remembered: the next start tries again.
+    this.#networkReady = run.catch(() => undefined);
+    return run;
+  }
+
+  async #ensureNetworkOnce(): Promise<void> {
     if ((await this.#client.inspectNetwork(this.networkName)) !== undefined) return;
     try {
       await this.#client.createNetwork({

@@ -305,6 +305,11 @@ export class DockerEngineClient {
 
   // Networks
 
+  /** Every network the engine has; names are not unique to the engine, so this can show two. */
+  async listNetworks(): Promise<NetworkInspect[]> {
+    return this.#json<NetworkInspect[]>({ method: 'GET', path: '/networks' });
+  }
+
   async inspectNetwork(name: string): Promise<NetworkInspect | undefined> {
     return this.#jsonOrUndefined<NetworkInspect>({ method: 'GET', path: `/networks/${encodeURIComponent(name)}` });
   }
