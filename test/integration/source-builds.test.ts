@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { GitSources } from '../../src/adapters/git/git-sources.ts';
 import { PUBLIC_RUNTIME_IMAGES } from '../../src/core/build/managed-runtimes.ts';
 import { systemClock } from '../../src/core/clock.ts';
+import { newHexId } from '../../src/core/ids.ts';
 import { SecretBox } from '../../src/core/secret-box.ts';
 import { SourceBuilds } from '../../src/control/source-builds.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
@@ -79,7 +80,7 @@ describe('source builds', () => {
     const revision = h.cp.store.listRevisions(id)[0];
     assert.ok(revision !== undefined);
     // A new revision nobody has built, driven by a SourceBuilds of the test's own.
-    const fresh = { ...revision, id: `${revision.id.slice(0, 31)}f`, number: revision.number + 1 };
+    const fresh = { ...revision, id: newHexId(), number: revision.number + 1 };
     h.cp.store.insertRevision(fresh);
     const slow = new FakeBuilder();
     slow.delayMs = 60_000;
