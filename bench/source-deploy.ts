@@ -92,7 +92,7 @@ async function engine(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<
 
 /** Removes every image built for the service (the layer cache) and Berth's git cache. */
 async function dropCaches(serviceId: string): Promise<void> {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`berth.service-id=${serviceId}`] }));
+  const filters = encodeURIComponent(JSON.stringify({ label: [`berth.build.service-id=${serviceId}`] }));
   const images = (await engine('GET', `/images/json?filters=${filters}`)) as { Id: string }[];
   for (const image of images) await engine('DELETE', `/images/${image.Id}?force=1`).catch(() => undefined);
   // The build stages are untagged images without labels of their own: prune what is dangling.

@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppRunnerClient, CreateServiceCommand, DeleteServiceCommand, DescribeServiceCommand, ListOperationsCommand, StartDeploymentCommand } from '@aws-sdk/client-apprunner';
+import { AppRunnerClient, CreateServiceCommand, DescribeServiceCommand, ListOperationsCommand, StartDeploymentCommand } from '@aws-sdk/client-apprunner';
 import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
 import { GitFixture } from '../support/git-fixture.ts';
+import { deleteServicesAndWait } from '../support/services.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -68,12 +69,7 @@ describe('source services as local processes (no Docker engine)', () => {
   });
 
   after(async () => {
-    // Processes outlive the control plane by design: delete the services so none is left behind.
-    for (const arn of arns) await client.send(new DeleteServiceCommand({ ServiceArn: arn })).catch(() => undefined);
-    await waitFor(async () => {
-      const statuses = await Promise.all(arns.map(async (arn) => (await client.send(new DescribeServiceCommand({ ServiceArn: arn })).catch(() => undefined))?.Service?.Status));
-      return statuses.every((s) => s === undefined || s === 'DELETED');
-    }, 30_000, () => 'services were not deleted').catch(() => undefined);
+    await deleteServicesAndWait(client, arns);
     client?.destroy();
     await berth?.stop();
     await rm(root, { recursive: true, force: true });

@@ -16,7 +16,6 @@ import {
   AppRunnerClient,
   CreateConnectionCommand,
   CreateServiceCommand,
-  DeleteServiceCommand,
   DescribeServiceCommand,
   ListOperationsCommand,
   StartDeploymentCommand,
@@ -27,6 +26,7 @@ import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
 import { requireDocker } from '../support/docker.ts';
 import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
 import { GitFixture } from '../support/git-fixture.ts';
+import { deleteServicesAndWait } from '../support/services.ts';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.ts';
 import { ensureOsRuntimeImages } from '../support/runtime-images.ts';
 import { signedFetch } from '../support/signed-request.ts';
@@ -157,13 +157,7 @@ describe('deploy from source on Docker', () => {
   });
 
   after(async () => {
-    // Containers outlive a stopped control plane by design: delete the services and wait until
-    // they are gone, so the test leaves nothing running.
-    for (const arn of arns) await client?.send(new DeleteServiceCommand({ ServiceArn: arn })).catch(() => undefined);
-    await waitFor(async () => {
-      const statuses = await Promise.all(arns.map(async (arn) => (await client.send(new DescribeServiceCommand({ ServiceArn: arn })).catch(() => undefined))?.Service?.Status));
-      return statuses.every((s) => s === undefined || s === 'DELETED');
-    }, 60_000, () => 'services were not deleted').catch(() => undefined);
+    await deleteServicesAndWait(client, arns);
     client?.destroy();
     await berth?.stop();
     await http?.stop();

@@ -156,6 +156,16 @@ test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (
     assert.equal((await crowd.start(spec())).state, 'running');
   });
 
+  await t.test('a container with the installation label but no instance id (a build step) is not an instance', async () => {
+    const { id } = await client.createContainer(`berth-build-step-${hex(4)}`, { Image: digested, Labels: { [LABEL.installation]: runtime.installationId, [LABEL.serviceId]: 's1' } });
+    try {
+      const listed = await runtime.list();
+      assert.ok(!listed.some((i) => i.runtimeId === id), 'the build step container was listed as an instance');
+    } finally {
+      await client.removeContainer(id, { force: true });
+    }
+  });
+
   await t.test('remove stops and removes an instance; removing it again is fine', async () => {
     assert.ok(first);
     await runtime.remove(first.runtimeId, 2);

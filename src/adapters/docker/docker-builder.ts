@@ -17,15 +17,17 @@
 import { BuildError, type Builder, type BuildRequest, type BuildResult } from '../../core/builder.ts';
 import { prepareBuildContext, type BuildContext } from './build-context.ts';
 import { BuildTranscript } from './build-transcript.ts';
-import { LABEL } from './container-mapping.ts';
 import { DockerEngineClient } from './engine-client.ts';
 import { DockerEngineError, isEngineStatus } from './engine-error.ts';
 
 /** Labels on every image Berth builds, in the style of the container labels. */
+// Keys of their own, not the instance labels: the classic builder's step containers carry the
+// image's labels, and with the instance keys the runtime listed them as instances of the
+// service, removed them mid-build and failed the deployment with "Instance exited with code 0".
 export const BUILD_LABEL = {
-  installation: LABEL.installation,
-  serviceId: LABEL.serviceId,
-  revisionId: LABEL.revisionId,
+  installation: 'berth.build.installation',
+  serviceId: 'berth.build.service-id',
+  revisionId: 'berth.build.revision-id',
   buildId: 'berth.build-id',
 } as const;
 

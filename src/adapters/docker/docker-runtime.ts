@@ -64,7 +64,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async list(): Promise<Instance[]> {
     try {
-      const summaries = await this.#client.listContainers({ all: true, labels: [installationFilter(this.installationId)] });
+      // Only containers Berth made as instances carry an instance id; any other container with
+      // the installation's label (a build step's, which inherits an image's labels) is not one.
+      const summaries = await this.#client.listContainers({ all: true, labels: [installationFilter(this.installationId), LABEL.instanceId] });
       const instances = await Promise.all(summaries.map((summary) => this.#instanceOf(summary)));
       return instances.filter((instance) => instance !== undefined);
     } catch (error) {

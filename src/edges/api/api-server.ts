@@ -20,6 +20,7 @@ import { isPlainObject } from '../../core/model/shape.ts';
 import { verifySignature } from '../../core/sigv4.ts';
 import type { Clock } from '../../core/clock.ts';
 import { checkSecurityToken, type Caller, type CallerCredential } from '../../core/iam.ts';
+import { headerValue, readBody } from './request-body.ts';
 import { handleWebhookRequest, isWebhookRequest, type WebhookDeps } from './webhook-endpoint.ts';
 
 /** An operation: its input, and who calls it (for the few that act on the caller). */
@@ -66,7 +67,7 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
       throw new BerthError('UnknownOperationException', `Only POST / is served here (AWS JSON 1.0); got ${req.method} ${req.url}`);
     }
-    const body = await readBody(req, options.maxBodyBytes ?? 4 * 1024 * 1024);
+    const body = await readBody(req, options.maxBodyBytes ?? 4 * 1024 * 1024, (limit) => new BerthError('SerializationException', `The request body is larger than ${limit} bytes`));
     const target = headerValue(req, 'x-amz-target');
     const now = options.clock.now();
     const verified = verifySignature({
@@ -125,32 +126,6 @@ function internalError(error: unknown): BerthError {
   // The message of an unexpected failure may say too much about internals: log it, send little.
   if (requestChannel.hasSubscribers) requestChannel.publish({ internalError: error });
   return new BerthError('InternalServiceErrorException', 'An internal error occurred; the request may be retried');
-}
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        // Once, at the chunk that crosses the limit. The rest is read and dropped rather than
-        // the socket destroyed, so the client reads this error instead of a connection reset
-        // (the server's request timeout bounds how long a client can keep sending).
-        if (size - chunk.length <= limit) reject(new BerthError('SerializationException', `The request body is larger than ${limit} bytes`));
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
 }
 
 /** An empty body counts as `{}` (§1.2); anything else must be one JSON object. */

@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
+import { headerValue, readBody } from './request-body.ts';
 import {
   GIT_EVENT_HEADERS,
   GIT_WEBHOOK_PATH_PREFIX,
@@ -145,7 +146,7 @@ async function gitPush(req: IncomingMessage, deps: WebhookDeps, connectionId: st
   if (sender === undefined) throw new WebhookFailure('WebhookUnknownSender', `The request has none of the event headers ${GIT_EVENT_HEADERS}; send push webhooks from GitHub, GitLab, Gitea, Forgejo or Gogs`);
   log.provider = sender.provider;
   log.event = sender.event.slice(0, 64);
-  const body = await readBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const body = await readBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, tooLarge);
   const check = verifyGitSignature(sender, req.headers, body, secret);
   if (!check.ok) {
     if (check.problem === 'unsigned') {
@@ -153,7 +154,7 @@ async function gitPush(req: IncomingMessage, deps: WebhookDeps, connectionId: st
     }
     throw new WebhookFailure('WebhookSignatureMismatch', 'The signature does not match');
   }
-  const event = parseGitWebhook(sender, header(req, 'content-type'), body);
+  const event = parseGitWebhook(sender, headerValue(req, 'content-type'), body);
   switch (event.kind) {
     case 'malformed':
       throw new WebhookFailure('WebhookMalformedPayload', `The ${sender.provider} ${sender.event} payload cannot be read: ${event.reason}`);
@@ -174,12 +175,12 @@ async function gitPush(req: IncomingMessage, deps: WebhookDeps, connectionId: st
 async function registryNotification(req: IncomingMessage, deps: WebhookDeps, log: Omit<WebhookLog, 'status' | 'ms'>): Promise<{ status: number; reply: Record<string, unknown> }> {
   const token = deps.registryToken;
   if (token === undefined) throw new WebhookFailure('WebhookNotEnabled', 'Registry notifications are turned off: no notification token is configured');
-  const given = /^Bearer +(.+)$/i.exec(header(req, 'authorization') ?? '')?.[1]?.trim();
+  const given = /^Bearer +(.+)$/i.exec(headerValue(req, 'authorization') ?? '')?.[1]?.trim();
   if (given === undefined || !sameSecret(given, token)) {
     throw new WebhookFailure('WebhookUnauthorized', "The notification must carry 'Authorization: Bearer <token>' with the configured notification token");
   }
-  const body = await readBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  const notification = parseRegistryNotification(header(req, 'content-type'), body);
+  const body = await readBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, tooLarge);
+  const notification = parseRegistryNotification(headerValue(req, 'content-type'), body);
   if (notification.kind === 'malformed') throw new WebhookFailure('WebhookMalformedPayload', `The registry notification cannot be read: ${notification.reason}`);
   if (notification.pushes.length === 0) {
     log.reason = 'no manifest pushes';
@@ -205,30 +206,11 @@ function internalError(error: unknown): WebhookFailure {
   return new WebhookFailure('WebhookInternalError', 'An internal error occurred; the delivery may be retried');
 }
 
+function tooLarge(limit: number): WebhookFailure {
+  return new WebhookFailure('WebhookPayloadTooLarge', `The body is larger than ${limit} bytes`);
+}
+
 function pathOf(url: string | undefined): string {
   return (url ?? '/').split('?')[0] ?? '/';
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The whole body, or WebhookPayloadTooLarge once past `limit` (the rest is read and dropped, so the sender reads the reply, not a reset). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        if (size - chunk.length <= limit) reject(new WebhookFailure('WebhookPayloadTooLarge', `The body is larger than ${limit} bytes`));
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
