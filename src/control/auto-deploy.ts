@@ -33,8 +33,6 @@ export class AutoDeployer {
   readonly #emit: (event: AutoDeployEvent) => void;
   /** Per service, the remote head last found not to touch its source directory. */
   readonly #ignoredHeads = new Map<string, string>();
-  /** Per service, the image digest deployed last (by this process): polling compares with it. */
-  readonly #deployedDigests = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
 
@@ -99,13 +97,12 @@ export class AutoDeployer {
       if (reference === undefined) continue;
       const push = pushes.find((p) => p.tag !== undefined && p.registryHost === reference.registry && p.repository === reference.repository && p.tag === (reference.tag ?? 'latest'));
       if (push === undefined) continue;
-      if (this.#deployedDigests.get(service.id) === push.digest) {
-        outcome.skipped.push({ serviceArn: service.arn, reason: `digest ${push.digest} is already deployed` });
+      if (this.#attemptedDigest(service) === push.digest) {
+        outcome.skipped.push({ serviceArn: service.arn, reason: `digest ${push.digest} is already deployed or being deployed` });
         continue;
       }
       const started = this.#deploy(service, `new image ${push.digest} behind ${image.ImageIdentifier}`);
       if (typeof started === 'string') {
-        this.#deployedDigests.set(service.id, push.digest);
         outcome.deployments.push({ serviceArn: service.arn, operationId: started });
       } else {
         outcome.skipped.push({ serviceArn: service.arn, reason: started.reason });
@@ -168,18 +165,13 @@ export class AutoDeployer {
   async #pollImage(service: ServiceRecord): Promise<void> {
     const image = service.config.SourceConfiguration.ImageRepository;
     if (image === undefined || this.#digests === undefined) return;
-    // Level-triggered, so a restart loses nothing: what the registry serves now against what
-    // was pulled for the running revision.
-    // The running revision's own digest when it was recorded at its pull: the engine's tag may
-    // have moved since (an image built and pushed on this host) while the old image still runs.
-    const running = service.servingRevisionId ?? service.revisionId;
-    const recorded = this.#store.getMeta(revisionDigestKey(running));
-    const [remote, local] = await Promise.all([this.#digests.remote(image.ImageIdentifier), recorded ?? this.#digests.local(image.ImageIdentifier)]);
-    if (remote === undefined || local === undefined || remote === local) return;
-    if (this.#deployedDigests.get(service.id) === remote) return;
+    // Level-triggered, so a restart loses nothing: what the registry serves now against the
+    // digest the newest revision was pulled at (recorded then: the engine's tag may have moved
+    // since, by a push from this host). A digest whose deployment rolled back is not retried.
+    const [remote, attempted] = await Promise.all([this.#digests.remote(image.ImageIdentifier), this.#attemptedDigest(service) ?? this.#digests.local(image.ImageIdentifier)]);
+    if (remote === undefined || attempted === undefined || remote === attempted) return;
     const started = this.#deploy(service, `new image ${remote} behind ${image.ImageIdentifier}`);
-    if (typeof started === 'string') this.#deployedDigests.set(service.id, remote);
-    else this.#emit({ type: 'skip', serviceName: service.name, why: started.reason });
+    if (typeof started !== 'string') this.#emit({ type: 'skip', serviceName: service.name, why: started.reason });
   }
 
   #deploy(service: ServiceRecord, why: string): string | { reason: string } {
@@ -196,6 +188,12 @@ export class AutoDeployer {
 
   #codeServices(): ServiceRecord[] {
     return this.#store.listLiveServices().filter((s) => s.config.SourceConfiguration.CodeRepository !== undefined);
+  }
+
+  /** The digest the service's newest revision was pulled at, when it was recorded. */
+  #attemptedDigest(service: ServiceRecord): string | undefined {
+    const newest = this.#store.listRevisions(service.id)[0];
+    return newest === undefined ? undefined : this.#store.getMeta(revisionDigestKey(newest.id));
   }
 
   /** The commit the service's newest revision built or tried to build. */
