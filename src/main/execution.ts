@@ -41,8 +41,9 @@ export async function chooseExecution(
     // Processes run on the machine's own Node.js and Python: base images play no part.
     return { runtime, builder, runtimeImages: given.runtimeImages ?? PUBLIC_RUNTIME_IMAGES };
   }
-  const runtime = given.runtime ?? new DockerRuntime({ socketPath: config.docker.socket, installationId });
+  // One connection pool to the engine for the runtime, the builder and the digests.
   const client = new DockerEngineClient({ socketPath: config.docker.socket });
+  const runtime = given.runtime ?? new DockerRuntime({ client, installationId });
   // A runtime given by a test under another name is not the engine: its images are not there.
   const digests = runtime.name === 'docker' ? { digests: new DockerImageDigests({ client }) } : {};
   if (given.builder !== undefined) {
