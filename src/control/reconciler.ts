@@ -327,7 +327,9 @@ export class Reconciler {
     };
     // A deployment of an image service takes what its tag names now (App Runner pulls on every
     // deployment), once per revision; instances started later for the revision reuse that pull.
-    const refresh = spec.source === undefined && operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS' && !this.#refreshed.has(revisionId);
+    // A resume brings back the version that ran, so it does not look for a newer one (§5.5).
+    const refresh = spec.source === undefined && operation !== undefined && isDeployment(operation) && operation.type !== 'RESUME_SERVICE'
+      && operation.status === 'IN_PROGRESS' && !this.#refreshed.has(revisionId);
     try {
       await this.#runtime.ensureImage(spec.image, { refresh });
       if (refresh) {

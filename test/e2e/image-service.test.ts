@@ -48,7 +48,8 @@ before(async (t) => {
   // Gone from the engine, so Berth must pull it from the registry.
   await docker.removeImage(image, { force: true });
   await docker.removeImage(exitImage, { force: true });
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 6, stopGraceSeconds: 1 } } });
+  // No tag polling: the resume test moves a tag and must see only what resume does.
+  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 6, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
   client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
 });
 
@@ -233,6 +234,22 @@ describe('the lifecycle after the first deployment', () => {
     await client.send(new PauseServiceCommand({ ServiceArn: arn }));
     await waitForStatus(arn, 'PAUSED');
     assert.deepEqual(await containersOf(id), [], 'a paused service uses no compute');
+    // A newer image behind the tag in the registry (the engine keeps the one it had): resume
+    // brings back the version that ran, it does not deploy the newer one.
+    const ran = await docker.inspectImage(image2);
+    await buildHttpImage(docker, image2, { body: 'version three\n' });
+    await pushImage(docker, image2);
+    await docker.tagImage(ran?.Id as string, image2);
+    // From a restarted control plane, which remembers nothing of what it pulled.
+    const killed = berth.controlPlanePid();
+    process.kill(killed, 'SIGKILL');
+    await waitFor(async () => {
+      try {
+        return berth.controlPlanePid() !== killed && (await client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status === 'PAUSED';
+      } catch {
+        return false;
+      }
+    }, 20_000, () => 'the control plane did not come back');
     await client.send(new ResumeServiceCommand({ ServiceArn: arn }));
     await waitForStatus(arn, 'RUNNING');
     await waitFor(async () => (await httpsGet(berth, host)).status === 200, 10_000, () => 'not served after resume');
