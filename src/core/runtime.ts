@@ -41,6 +41,8 @@ export interface Instance {
   address?: string;
   /** Set when the instance has exited. */
   exitCode?: number;
+  /** Set when the runtime killed it for going over its memory limit (Docker's OOMKilled). */
+  outOfMemory?: boolean;
   /** Epoch milliseconds at which the runtime created it. */
   createdAt: number;
 }
@@ -50,9 +52,12 @@ export interface ContainerRuntime {
   readonly name: string;
   /**
    * Makes the image available locally, pulling it when absent, or always with `refresh` (a
-   * deployment takes whatever the tag names now). Throws RuntimeError on failure.
+   * deployment takes whatever the tag names now). Resolves with a reference that names exactly
+   * what is there now (Docker: the image id, `sha256:…`), so instances started later for the
+   * same revision run the same bits even after the tag moves; runtimes that cannot pin resolve
+   * with `image` itself. Throws RuntimeError on failure.
    */
-  ensureImage(image: string, options?: { refresh?: boolean }): Promise<void>;
+  ensureImage(image: string, options?: { refresh?: boolean }): Promise<string>;
   /** Every instance this installation of Berth owns, in any state. */
   list(): Promise<Instance[]>;
   /** Creates and starts an instance; resolves once it runs, with its address. */
@@ -61,6 +66,12 @@ export interface ContainerRuntime {
   remove(runtimeId: string, graceSeconds: number): Promise<void>;
   /** The last lines an instance wrote, to explain why it failed. */
   logs(runtimeId: string, tailLines: number): Promise<string>;
+  /**
+   * Bytes each running instance has written outside its image (Docker: the container's writable
+   * layer; processes: the instance's working directory), by runtime id, for the ephemeral storage
+   * limit. Costs a walk of those files: call it every few seconds at most.
+   */
+  storageUsage(): Promise<Map<string, number>>;
 }
 
 /**
@@ -77,6 +88,11 @@ export interface ImageDigests {
 /** The store's meta key holding the digest an image revision was pulled at. */
 export function revisionDigestKey(revisionId: string): string {
   return `image-digest:${revisionId}`;
+}
+
+/** The store's meta key holding the exact image (`ensureImage`'s answer) a revision runs. */
+export function revisionImageKey(revisionId: string): string {
+  return `image-pinned:${revisionId}`;
 }
 
 /** A runtime failure with a message fit to show a user (why a pull or a start failed). */

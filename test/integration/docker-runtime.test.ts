@@ -17,7 +17,7 @@ import { startRegistry } from '../support/registry.ts';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
-test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (t) => {
+test('DockerRuntime on a real engine and registry', { timeout: 120_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
 
   const registry = await startRegistry();
@@ -143,6 +143,7 @@ test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (
     const exited = await waitFor(async () => (await runtime.list()).find((i) => i.runtimeId === started.runtimeId && i.state === 'exited'));
     assert.equal(exited.exitCode, EXIT_CODE);
     assert.equal(exited.address, undefined);
+    assert.equal(exited.outOfMemory, undefined, 'a plain exit is not an OOM kill');
     assert.equal(await runtime.logs(started.runtimeId, 10), `${EXIT_MESSAGE}\n`);
   });
 
@@ -154,6 +155,95 @@ test('DockerRuntime on a real engine and registry', { timeout: 60_000 }, async (
     const networks = (await client.listNetworks()).filter((n) => n.Name === crowd.networkName);
     assert.equal(networks.length, 1);
     assert.equal((await crowd.start(spec())).state, 'running');
+  });
+
+  await t.test('ensureImage answers the image id, which keeps running the old image after the tag moves', async () => {
+    const moving = `${repository}:moving-${token}`;
+    images.push(moving);
+    const old = await buildHttpImage(client, moving, { body: `old ${token}\n` });
+    await pushImage(client, moving);
+    await client.removeImage(moving, { force: true });
+    const oldId = await runtime.ensureImage(moving);
+    assert.match(oldId, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(oldId, old.imageId);
+    images.push(oldId);
+    assert.equal(await runtime.ensureImage(moving), oldId, 'without refresh, what is here');
+
+    // The registry's tag moves to a new image; the engine still has the old one under it.
+    const fresh = await buildHttpImage(client, moving, { body: `new ${token}\n` });
+    images.push(fresh.imageId);
+    await pushImage(client, moving);
+    await client.tagImage(oldId, moving);
+    assert.equal(await runtime.ensureImage(moving), oldId, 'without refresh, still what is here');
+    const newId = await runtime.ensureImage(moving, { refresh: true });
+    assert.equal(newId, fresh.imageId);
+    assert.equal((await client.inspectImage(moving))?.Id, newId, 'the refresh pulled the moved tag');
+
+    // An id names its image for good: no pull, even when refreshing.
+    assert.equal(await runtime.ensureImage(oldId, { refresh: true }), oldId);
+    const before = await runtime.start(spec({ image: oldId }));
+    const after = await runtime.start(spec({ image: newId }));
+    assert.deepEqual(await httpGet(`http://${before.address}/`), { status: 200, body: `old ${token}\n` });
+    assert.deepEqual(await httpGet(`http://${after.address}/`), { status: 200, body: `new ${token}\n` });
+    assert.equal((await client.inspectContainer(before.runtimeId))?.Image, oldId);
+    // The listing reads labels, not the image: an instance started by id maps as any other.
+    const listed = (await runtime.list()).find((i) => i.runtimeId === before.runtimeId);
+    assert.deepEqual(listed, { ...before, createdAt: listed?.createdAt });
+    await runtime.remove(before.runtimeId, 1);
+    await runtime.remove(after.runtimeId, 1);
+
+    const gone = `sha256:${'0'.repeat(64)}`;
+    await assert.rejects(runtime.ensureImage(gone), (error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.equal(error.reason, 'image-pull');
+      assert.match(error.message, new RegExp(`'${gone}'.*no image has that id on this engine.*deploy the service again`));
+      return true;
+    });
+  });
+
+  await t.test('an instance killed for going over its memory limit is listed exited with outOfMemory', async (t) => {
+    // dd's 256 MiB block is one buffer it fills from /dev/zero: its pages are touched, so resident.
+    const started = await runtime.start(spec({ memoryMb: 64, startCommand: 'exec /bin/busybox dd if=/dev/zero of=/dev/null bs=256M count=1' }));
+    const exited = await waitFor(async () => (await runtime.list()).find((i) => i.runtimeId === started.runtimeId && i.state === 'exited'), 30_000);
+    if (exited.exitCode === 0 && exited.outOfMemory === undefined) {
+      // Only where the kernel lacks swap accounting (MemorySwap ignored) and the machine has swap.
+      t.skip('dd filled 256 MiB under a 64 MiB limit and exited 0: this engine let it swap instead of OOM-killing it (no swap accounting)');
+      return;
+    }
+    assert.equal(exited.outOfMemory, true, `exited with ${exited.exitCode}: ${await runtime.logs(started.runtimeId, 5)}`);
+    assert.equal(exited.exitCode, 137);
+    await runtime.remove(started.runtimeId, 1);
+  });
+
+  await t.test('storageUsage gives the bytes each running instance wrote outside its image', async () => {
+    const filling = await runtime.start(spec({ startCommand: '/bin/busybox dd if=/dev/zero of=/fill bs=1M count=8 && exec /bin/busybox httpd -f -p "$PORT" -h /www' }));
+    const fresh = await runtime.start(spec());
+    // httpd answers once dd is done.
+    assert.equal((await httpGet(`http://${filling.address}/`)).status, 200);
+    const usage = await runtime.storageUsage();
+    assert.ok((usage.get(filling.runtimeId) ?? 0) >= 8 * 1024 * 1024, `filling: ${usage.get(filling.runtimeId)}`);
+    assert.ok((usage.get(fresh.runtimeId) ?? Infinity) < 1024 * 1024, `fresh: ${usage.get(fresh.runtimeId)}`);
+    const running = (await runtime.list()).filter((i) => i.state === 'running').map((i) => i.runtimeId);
+    assert.deepEqual([...usage.keys()].sort(), running.sort(), 'exactly the running instances of this installation');
+    assert.ok(!(await neighbour.storageUsage()).has(filling.runtimeId));
+    await runtime.remove(filling.runtimeId, 1);
+    await runtime.remove(fresh.runtimeId, 1);
+  });
+
+  await t.test('an instance the engine stopped (as dockerd stops every container when it shuts down) lists as exited and removes', async () => {
+    const started = await runtime.start(spec());
+    // dockerd without live-restore stops containers at shutdown, SIGTERM then SIGKILL; with
+    // RestartPolicy 'no' they stay exited when it comes back.
+    await client.stopContainer(started.runtimeId, 0);
+    const listed = (await runtime.list()).find((i) => i.runtimeId === started.runtimeId);
+    assert.equal(listed?.state, 'exited');
+    assert.equal(listed.address, undefined);
+    assert.equal(typeof listed.exitCode, 'number');
+    assert.equal(listed.outOfMemory, undefined);
+    assert.ok(!(await runtime.storageUsage()).has(started.runtimeId));
+    await runtime.remove(started.runtimeId, 5);
+    assert.equal(await client.inspectContainer(started.runtimeId), undefined);
+    await runtime.remove(started.runtimeId, 5);
   });
 
   await t.test('a container with the installation label but no instance id (a build step) is not an instance', async () => {

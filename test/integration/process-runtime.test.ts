@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { probeCgroupV2 } from '../../src/adapters/process/cgroup-limits.ts';
+import { cgroupOomKills, probeCgroupV2 } from '../../src/adapters/process/cgroup-limits.ts';
 import { PROCESS_IMAGE_PREFIX, parseProcessImage } from '../../src/adapters/process/process-artifact.ts';
 import { ProcessBuilder } from '../../src/adapters/process/process-builder.ts';
 import { ProcessRuntime } from '../../src/adapters/process/process-runtime.ts';
@@ -139,7 +139,8 @@ test('ProcessBuilder and ProcessRuntime with real processes', { timeout: 180_000
     assert.ok((await lstat(join(app, 'outside'))).isSymbolicLink(), 'a symbolic link stays a link');
     assert.equal(await readlink(join(app, 'outside')), '/etc');
 
-    await runtime.ensureImage(image);
+    assert.equal(await runtime.ensureImage(image), image, 'a build cannot move: its name pins it');
+    assert.equal(await runtime.ensureImage(image, { refresh: true }), image);
     const first = await runtime.start(spec(image));
     const second = await runtime.start(spec(image, { serviceId: first.serviceId, revisionId: first.revisionId }));
     running.push(first, second);
@@ -188,6 +189,31 @@ test('ProcessBuilder and ProcessRuntime with real processes', { timeout: 180_000
     const exited = await waitFor(async () => (await runtime.list()).find((i) => i.instanceId === instance.instanceId && i.state === 'exited'));
     assert.equal(exited.exitCode, 4);
     await runtime.remove(instance.runtimeId, 1);
+  });
+
+  await t.test('storageUsage grows as an instance writes into its own directory, its logs left out', async () => {
+    // Writes 4 MiB under $HOME (the instance's directory) when asked; a 1 MiB line of output first.
+    const app = `node -e "const fs = require('fs'), path = require('path'); console.log('x'.repeat(1 << 20));
+      require('http').createServer((q, s) => { const dir = path.join(process.env.HOME, 'cache', 'deep');
+        fs.mkdirSync(dir, { recursive: true }); fs.writeFileSync(path.join(dir, 'fill'), Buffer.alloc(4 << 20)); s.end('filled'); })
+      .listen(Number(process.env.PORT), '127.0.0.1')"`;
+    const instance = await runtime.start(spec(nodeImage, { startCommand: app }));
+    const quiet = await runtime.start(spec(nodeImage, { startCommand: `node -e "setInterval(() => {}, 1000)"` }));
+    const exiting = await runtime.start(spec(nodeImage, { startCommand: 'exit 0' }));
+    try {
+      const log = join(root, 'instances', instance.runtimeId, 'output.log');
+      await waitFor(async () => ((await stat(log)).size > 1 << 20) || undefined);
+      const before = await runtime.storageUsage();
+      assert.ok((before.get(instance.runtimeId) ?? Infinity) < 64 * 1024, `before: ${before.get(instance.runtimeId)} bytes (output.log must not count)`);
+      assert.equal(await fetchText(instance.address), 'filled');
+      const after = await runtime.storageUsage();
+      assert.ok((after.get(instance.runtimeId) ?? 0) >= 4 * 1024 * 1024, `after: ${after.get(instance.runtimeId)} bytes`);
+      assert.ok((after.get(quiet.runtimeId) ?? Infinity) < 64 * 1024, `quiet: ${after.get(quiet.runtimeId)} bytes`);
+      await waitFor(async () => (await runtime.list()).find((i) => i.runtimeId === exiting.runtimeId && i.state === 'exited'));
+      assert.equal((await runtime.storageUsage()).has(exiting.runtimeId), false, 'only running instances are measured');
+    } finally {
+      for (const started of [instance, quiet, exiting]) await runtime.remove(started.runtimeId, 1);
+    }
   });
 
   await t.test('remove() stops a well-behaved app at once and deletes its directory', async () => {
@@ -301,6 +327,23 @@ test('ProcessBuilder and ProcessRuntime with real processes', { timeout: 180_000
     assert.match(await fetchText(instance.address), /^limited/);
     await runtime.remove(instance.runtimeId, 5);
     assert.equal(existsSync(cgroup), false, 'the cgroup is removed with the instance');
+
+    // Buffer.alloc fills its memory, so all 256 MiB are resident: over a 64 MiB limit, the kernel kills it.
+    const hungry = await runtime.start(spec(image, { memoryMb: 64, startCommand: `node -e "globalThis.kept = Buffer.alloc(256 << 20); setInterval(() => {}, 1000)"` }));
+    const killed = await waitFor(async () => (await runtime.list()).find((i) => i.runtimeId === hungry.runtimeId && i.state === 'exited'), 30_000);
+    assert.equal(killed.outOfMemory, true, `exited with ${killed.exitCode}: ${await runtime.logs(hungry.runtimeId, 5)}`);
+    assert.equal(killed.exitCode, 137);
+    await runtime.remove(hungry.runtimeId, 5);
+  });
+
+  await t.test("an OOM kill is read from the cgroup's memory.events", async () => {
+    const fake = join(root, `cgroup-${hex(4)}`);
+    await mkdir(fake);
+    assert.equal(await cgroupOomKills(fake), 0, 'no memory.events: none');
+    await writeFile(join(fake, 'memory.events'), 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 0\noom_group_kill 0\n');
+    assert.equal(await cgroupOomKills(fake), 0, 'an OOM without a kill');
+    await writeFile(join(fake, 'memory.events'), 'low 0\nhigh 0\nmax 40\noom 2\noom_kill 2\noom_group_kill 0\n');
+    assert.equal(await cgroupOomKills(fake), 2);
   });
 
   await t.test('the limits decision falls back to none, with the reason, where cgroup v2 cannot limit', () => {

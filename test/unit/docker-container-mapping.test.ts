@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import {
   containerCreateBody,
   containerNameFor,
+  instanceFromInspect,
   instanceFromSummary,
   instanceState,
   LABEL,
   networkNameFor,
 } from '../../src/adapters/docker/container-mapping.ts';
-import type { ContainerSummary } from '../../src/adapters/docker/engine-types.ts';
-import { engineImageName } from '../../src/adapters/docker/image-name.ts';
+import type { ContainerInspect, ContainerSummary } from '../../src/adapters/docker/engine-types.ts';
+import { engineImageName, isImageId } from '../../src/adapters/docker/image-name.ts';
 import type { InstanceSpec } from '../../src/core/runtime.ts';
 
 const SPEC: InstanceSpec = {
@@ -109,4 +110,41 @@ test('image references: no tag means latest; a digest wins over a tag', () => {
     reference: `team/app@${digest}`,
   });
   assert.throws(() => engineImageName('Upper/Case'), /"Upper\/Case" is not valid/);
+});
+
+test('an inspected container tells an OOM kill, only once it has exited', () => {
+  const inspect = (state: Partial<ContainerInspect['State']>): ContainerInspect => ({
+    Id: 'c1',
+    Name: '/berth-web-inst1',
+    Created: '2024-05-01T10:00:00.123456789Z',
+    Image: `sha256:${'e'.repeat(64)}`,
+    State: { Status: 'exited', Running: false, ExitCode: 137, Error: '', OOMKilled: true, ...state },
+    Config: { Image: `sha256:${'e'.repeat(64)}`, Env: null, Labels: containerCreateBody(SPEC, PLACEMENT).Labels ?? null, Tty: false },
+    HostConfig: {},
+    NetworkSettings: { Networks: {} },
+  });
+  assert.deepEqual(instanceFromInspect(inspect({}), PLACEMENT.networkName), {
+    runtimeId: 'c1',
+    instanceId: 'inst1',
+    serviceId: 'svc1',
+    revisionId: 'rev1',
+    state: 'exited',
+    exitCode: 137,
+    outOfMemory: true,
+    createdAt: Date.parse('2024-05-01T10:00:00.123Z'),
+  });
+  // A dead container (its removal failed) has exited too.
+  assert.equal(instanceFromInspect(inspect({ Status: 'dead' }), PLACEMENT.networkName).outOfMemory, true);
+  // The engine flags a container whose app outlived the kill of one of its processes: it still runs.
+  const survivor = instanceFromInspect(inspect({ Status: 'running', Running: true, ExitCode: 0 }), PLACEMENT.networkName);
+  assert.equal(survivor.state, 'running');
+  assert.equal('outOfMemory' in survivor, false);
+  assert.equal('outOfMemory' in instanceFromInspect(inspect({ ExitCode: 1, OOMKilled: false }), PLACEMENT.networkName), false);
+});
+
+test('an image id runs as it is: never parsed as a reference, never given a tag', () => {
+  const id = `sha256:${'f'.repeat(64)}`;
+  assert.equal(isImageId(id), true);
+  for (const other of ['sha256:abc', `sha256:${'F'.repeat(64)}`, `app@${id}`, `${id}x`, 'app:1']) assert.equal(isImageId(other), false, other);
+  assert.equal(containerCreateBody(SPEC, { ...PLACEMENT, image: id }).Image, id);
 });

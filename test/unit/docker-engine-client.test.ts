@@ -222,3 +222,68 @@ test("image digests: the local digest is the one of the reference's repository; 
     message: 'Could not ask the registry which image 127.0.0.1:6000/app:latest names: Get "http://127.0.0.1:6000/v2/": dial tcp 127.0.0.1:6000: connect: connection refused',
   });
 });
+
+test('storageUsage asks for sizes of the running instances of its installation only', async (t) => {
+  const { client, urls } = await fakeEngine(t, (_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    const labels = { 'berth.installation': 'inst-1', 'berth.instance-id': 'i1', 'berth.port': '8080' };
+    response.end(JSON.stringify([
+      { Id: 'c1', Names: ['/a'], Image: 'x', Created: 1, State: 'running', Status: 'Up', Labels: labels, SizeRw: 8_388_608 },
+      // Listed without `all`, the engine still shows paused containers: they are not running.
+      { Id: 'c2', Names: ['/b'], Image: 'x', Created: 1, State: 'paused', Status: 'Up (Paused)', Labels: labels, SizeRw: 5 },
+      { Id: 'c3', Names: ['/c'], Image: 'x', Created: 1, State: 'running', Status: 'Up', Labels: labels },
+    ]));
+  });
+  const runtime = new DockerRuntime({ client, installationId: 'inst-1' });
+  assert.deepEqual(await runtime.storageUsage(), new Map([['c1', 8_388_608], ['c3', 0]]));
+  const query = new URL(urls[0]?.split(' ')[1] ?? '', 'http://docker').searchParams;
+  assert.equal(query.get('size'), '1');
+  assert.equal(query.get('all'), '0');
+  assert.deepEqual(JSON.parse(query.get('filters') ?? ''), { label: ['berth.installation=inst-1', 'berth.instance-id'] });
+});
+
+test('ensureImage of an image id the engine no longer has fails without pulling; one it has is answered without pulling', async (t) => {
+  const kept = `sha256:${'a'.repeat(64)}`;
+  const gone = `sha256:${'b'.repeat(64)}`;
+  const { client, urls } = await fakeEngine(t, (request, response) => {
+    response.setHeader('content-type', 'application/json');
+    if (decodeURIComponent(request.url ?? '').includes(kept)) {
+      response.end(JSON.stringify({ Id: kept, RepoTags: [], RepoDigests: [], Size: 1 }));
+    } else {
+      response.statusCode = 404;
+      response.end(JSON.stringify({ message: `No such image: ${gone}` }));
+    }
+  });
+  const runtime = new DockerRuntime({ client, installationId: 'inst-1' });
+  assert.equal(await runtime.ensureImage(kept, { refresh: true }), kept);
+  await assert.rejects(runtime.ensureImage(gone, { refresh: true }), { name: 'RuntimeError', reason: 'image-pull', message: /an id cannot be pulled/ });
+  assert.deepEqual(urls, [`GET /v1.41/images/${kept.replace(':', '%3A')}/json`, `GET /v1.41/images/${gone.replace(':', '%3A')}/json`]);
+});
+
+test('after an engine restart, the instances it stopped list as exited with their codes', async (t) => {
+  // What dockerd without live-restore shows when it is back: every container stopped at its
+  // shutdown (SIGTERM, then SIGKILL) and left so by RestartPolicy 'no'; one whose cleanup failed is dead.
+  const labels = (id: string): Record<string, string> => ({ 'berth.installation': 'inst-1', 'berth.instance-id': id, 'berth.service-id': 's', 'berth.revision-id': 'r', 'berth.port': '8080' });
+  const states: Record<string, { Status: 'exited' | 'dead'; ExitCode: number }> = { c1: { Status: 'exited', ExitCode: 143 }, c2: { Status: 'exited', ExitCode: 137 }, c3: { Status: 'dead', ExitCode: 255 } };
+  const { client } = await fakeEngine(t, (request, response) => {
+    response.setHeader('content-type', 'application/json');
+    const inspected = /^\/v1\.41\/containers\/(c\d)\/json$/.exec(request.url ?? '')?.[1];
+    if (inspected !== undefined) {
+      const state = states[inspected];
+      response.end(JSON.stringify({
+        Id: inspected, Name: `/${inspected}`, Created: '2024-05-01T10:00:00Z', Image: 'sha256:1',
+        State: { ...state, Running: false, Error: '', OOMKilled: false },
+        Config: { Image: 'x', Env: null, Labels: labels(inspected), Tty: false }, HostConfig: {}, NetworkSettings: { Networks: {} },
+      }));
+      return;
+    }
+    response.end(JSON.stringify(Object.entries(states).map(([id, state]) => ({ Id: id, Names: [`/${id}`], Image: 'x', Created: 1, State: state.Status, Status: 'Exited', Labels: labels(id) }))));
+  });
+  const runtime = new DockerRuntime({ client, installationId: 'inst-1' });
+  const listed = await runtime.list();
+  assert.deepEqual(listed.map((i) => [i.runtimeId, i.state, i.exitCode, i.address, i.outOfMemory]), [
+    ['c1', 'exited', 143, undefined, undefined],
+    ['c2', 'exited', 137, undefined, undefined],
+    ['c3', 'exited', 255, undefined, undefined],
+  ]);
+});

@@ -35,7 +35,7 @@ export function containerNameFor(serviceName: string, instanceId: string): strin
 export interface ContainerPlacement {
   installationId: string;
   networkName: string;
-  /** The image reference to run, with its implicit tag spelled out. */
+  /** The image to run: a reference with its implicit tag spelled out, or an image id (`sha256:…`). */
   image: string;
 }
 
@@ -93,9 +93,10 @@ interface ContainerFacts {
   networks: Record<string, EndpointSettings>;
   createdAt: number;
   exitCode: number | undefined;
+  outOfMemory: boolean;
 }
 
-/** A listed container; the list carries no exit code, so an exited one needs `instanceFromInspect` for it. */
+/** A listed container; the list carries no exit code nor OOM flag, so an exited one needs `instanceFromInspect` for them. */
 export function instanceFromSummary(summary: ContainerSummary, networkName: string): Instance {
   return toInstance(
     {
@@ -105,6 +106,7 @@ export function instanceFromSummary(summary: ContainerSummary, networkName: stri
       networks: summary.NetworkSettings?.Networks ?? {},
       createdAt: summary.Created * 1000,
       exitCode: undefined,
+      outOfMemory: false,
     },
     networkName,
   );
@@ -119,6 +121,7 @@ export function instanceFromInspect(inspect: ContainerInspect, networkName: stri
       networks: inspect.NetworkSettings.Networks,
       createdAt: Date.parse(inspect.Created),
       exitCode: inspect.State.ExitCode,
+      outOfMemory: inspect.State.OOMKilled,
     },
     networkName,
   );
@@ -153,6 +156,9 @@ function toInstance(facts: ContainerFacts, networkName: string): Instance {
     ...(state === 'running' && ip && port !== undefined && { address: `${ip}:${port}` }),
     // A paused container has not exited and has no exit code to report.
     ...(state === 'exited' && facts.status !== 'paused' && facts.exitCode !== undefined && { exitCode: facts.exitCode }),
+    // The engine also flags a container whose app survived the kill of one of its processes; only
+    // an instance that is gone was killed for its memory.
+    ...(state === 'exited' && facts.status !== 'paused' && facts.outOfMemory && { outOfMemory: true }),
     createdAt: facts.createdAt,
   };
 }

@@ -19,7 +19,7 @@ import {
 import { DockerEngineClient } from './engine-client.ts';
 import { DockerEngineError, isEngineStatus } from './engine-error.ts';
 import type { ContainerCreateBody, ContainerSummary } from './engine-types.ts';
-import { engineImageName } from './image-name.ts';
+import { engineImageName, isImageId } from './image-name.ts';
 import { lastLines } from './log-frames.ts';
 
 export type DockerRuntimeOptions = (
@@ -50,13 +50,23 @@ export class DockerRuntime implements ContainerRuntime {
     this.#client = options.client ?? new DockerEngineClient(options.socketPath === undefined ? {} : { socketPath: options.socketPath });
   }
 
-  async ensureImage(image: string, options: { refresh?: boolean } = {}): Promise<void> {
+  async ensureImage(image: string, options: { refresh?: boolean } = {}): Promise<string> {
     const reference = imageReference(image, 'image-pull');
     try {
-      // A reference by digest names one image forever: there is nothing newer to pull.
-      const pinned = reference.includes('@');
-      if ((options.refresh !== true || pinned) && (await this.#client.inspectImage(reference)) !== undefined) return;
+      // An image id or a reference by digest names one image forever: there is nothing newer to pull.
+      const fixed = isImageId(reference) || reference.includes('@');
+      if (options.refresh !== true || fixed) {
+        const present = await this.#client.inspectImage(reference);
+        if (present !== undefined) return present.Id;
+      }
+      if (isImageId(reference)) {
+        throw new Error('no image has that id on this engine any more (removed, or pruned, once no container used it), and an id cannot be pulled; deploy the service again to pull its image');
+      }
       await this.#client.pullImage(reference);
+      // The id, not the tag: a later pull moving the tag must not change what this answer names.
+      const pulled = await this.#client.inspectImage(reference);
+      if (pulled === undefined) throw new Error('the engine reported the pull done but has no image under that reference (removed meanwhile?)');
+      return pulled.Id;
     } catch (error) {
       throw asRuntimeError(error, 'image-pull', `Could not pull image '${image}'`);
     }
@@ -126,6 +136,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async storageUsage(): Promise<Map<string, number>> {
+    try {
+      // Running ones only (`all` unset): the engine measures each listed container's writable layer.
+      const summaries = await this.#client.listContainers({ labels: [installationFilter(this.installationId), LABEL.instanceId], size: true });
+      return new Map(summaries.filter((summary) => summary.State === 'running').map((summary) => [summary.Id, summary.SizeRw ?? 0]));
+    } catch (error) {
+      throw asRuntimeError(error, 'other', `Could not measure the storage of the instances of installation '${this.installationId}'`);
+    }
+  }
+
   /** Closes the engine connections if this runtime opened them. */
   async close(): Promise<void> {
     if (this.#ownsClient) await this.#client.close();
@@ -187,8 +207,12 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-/** The reference with its implicit `:latest`; an invalid one is the caller's error, reported as `reason`. */
+/**
+ * The reference with its implicit `:latest`, or an image id as it is (what `ensureImage` answers);
+ * an invalid one is the caller's error, reported as `reason`.
+ */
 function imageReference(image: string, reason: 'image-pull' | 'start'): string {
+  if (isImageId(image)) return image;
   try {
     return engineImageName(image).reference;
   } catch (error) {

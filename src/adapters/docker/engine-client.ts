@@ -76,6 +76,8 @@ export interface ListContainersOptions {
   all?: boolean;
   /** `key=value` or `key` label filters, all of which must match. */
   labels?: string[];
+  /** Also report `SizeRw`: the engine then measures each container's writable layer, which takes a walk of its files. */
+  size?: boolean;
 }
 
 export interface LogsOptions {
@@ -268,6 +270,7 @@ export class DockerEngineClient {
 
   async listContainers(options: ListContainersOptions = {}): Promise<ContainerSummary[]> {
     const query: Record<string, string> = { all: options.all === true ? '1' : '0' };
+    if (options.size === true) query.size = '1';
     if (options.labels !== undefined && options.labels.length > 0) query.filters = JSON.stringify({ label: options.labels });
     return this.#json<ContainerSummary[]>({ method: 'GET', path: '/containers/json', query });
   }

@@ -77,6 +77,8 @@ export interface ContainerSummary {
   Status: string;
   Labels: Record<string, string>;
   NetworkSettings?: { Networks?: Record<string, EndpointSettings> };
+  /** Bytes in the container's writable layer; only when listed with `size`. */
+  SizeRw?: number;
 }
 
 /** `GET /containers/{id}/json`. */
@@ -85,11 +87,14 @@ export interface ContainerInspect {
   Name: string;
   /** RFC 3339 with nanoseconds. */
   Created: string;
+  /** The id (`sha256:…`) of the image it runs, whatever reference it was created from. */
+  Image: string;
   State: {
     Status: ContainerSummary['State'];
     Running: boolean;
     ExitCode: number;
     Error: string;
+    /** The kernel's OOM killer killed a process of the container (over its memory limit). */
     OOMKilled: boolean;
   };
   Config: { Image: string; Env: string[] | null; Labels: Record<string, string> | null; Tty: boolean };

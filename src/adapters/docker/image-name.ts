@@ -17,6 +17,13 @@ export interface EngineImageName {
   reference: string;
 }
 
+/** A full image id as the engine gives it (`sha256:` and 64 hex digits): names one image on one engine, never pulled. */
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+
+export function isImageId(value: string): boolean {
+  return IMAGE_ID.test(value);
+}
+
 /** Splits a reference; a reference with neither tag nor digest means `:latest`. Throws on invalid ones. */
 export function engineImageName(value: string): EngineImageName {
   const parsed = parseImageReference(value);

@@ -87,6 +87,18 @@ export async function cgroupPopulated(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * How many processes of the cgroup the kernel's OOM killer killed for going over its memory.max
+ * (`oom_kill` in memory.events); 0 when the file cannot be read (the cgroup is gone).
+ */
+export async function cgroupOomKills(path: string): Promise<number> {
+  try {
+    return Number(/^oom_kill (\d+)$/m.exec(await readFile(join(path, 'memory.events'), 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** SIGKILLs everything in the cgroup, including processes that left the instance's process group. */
 export async function killCgroup(path: string): Promise<void> {
   // cgroup.kill exists from Linux 5.14; older kernels keep only the process-group kill.

@@ -26,7 +26,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RuntimeError, type ContainerRuntime, type Instance, type InstanceSpec } from '../../core/runtime.ts';
-import { cgroupPopulated, createInstanceCgroup, joinCgroup, killCgroup, probeCgroupV2, removeCgroup, type CgroupSupport } from './cgroup-limits.ts';
+import { cgroupOomKills, cgroupPopulated, createInstanceCgroup, joinCgroup, killCgroup, probeCgroupV2, removeCgroup, type CgroupSupport } from './cgroup-limits.ts';
+import { directorySize } from './directory-size.ts';
 import { appDirectory, DEFAULT_SEARCH_PATH, isNotFound, parseProcessImage, readArtifact, writeFileAtomic, type ProcessArtifact } from './process-artifact.ts';
 import { groupHasLiveMembers, isAlive, readProcessStat, signalGroup } from './process-table.ts';
 
@@ -107,10 +108,12 @@ export class ProcessRuntime implements ContainerRuntime {
     this.#cgroupParent = support.limits === 'cgroup-v2' ? support.parent : undefined;
   }
 
-  async ensureImage(image: string): Promise<void> {
+  /** A build is never rebuilt under its name, so the name itself pins it and there is nothing to refresh. */
+  async ensureImage(image: string, _options?: { refresh?: boolean }): Promise<string> {
     const buildId = parseProcessImage(image);
     if (buildId === undefined) throw new RuntimeError('image-pull', notRunnable(image));
     if ((await this.#artifact(buildId)) === undefined) throw new RuntimeError('image-pull', buildMissing(image));
+    return image;
   }
 
   async list(): Promise<Instance[]> {
@@ -232,6 +235,23 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * What each running instance wrote into its own directory (its HOME), this runtime's files there
+   * left out, as Docker leaves out a container's logs. The build's app directory, shared by every
+   * instance of the build and by no container layer, is not counted.
+   */
+  async storageUsage(): Promise<Map<string, number>> {
+    const running = (await this.list()).filter((instance) => instance.state === 'running');
+    try {
+      const sizes = await Promise.all(
+        running.map(async (instance) => [instance.runtimeId, await directorySize(this.#instanceDir(instance.runtimeId), { exclude: isBookkeeping })] as const),
+      );
+      return new Map(sizes);
+    } catch (error) {
+      throw new RuntimeError('other', `Could not measure the storage of the instances in ${this.#instancesRoot()}: ${errorText(error)}`);
+    }
+  }
+
   /** SIGTERM to the instance's process group, SIGKILL after the grace, until nothing of it runs. */
   async #stop(record: InstanceRecord, supervisor: NonNullable<InstanceRecord['supervisor']>, graceSeconds: number): Promise<void> {
     const { pid, startTime } = supervisor;
@@ -260,7 +280,8 @@ export class ProcessRuntime implements ContainerRuntime {
     const alive = await isAlive(record.supervisor.pid, record.supervisor.startTime);
     const exitCode = await readExitCode(this.#instanceDir(runtimeId));
     if (alive && exitCode === undefined) return { ...identity, state: 'running', address: `${this.host}:${record.port}` };
-    return exitCode === undefined ? { ...identity, state: 'exited' } : { ...identity, state: 'exited', exitCode };
+    const outOfMemory = record.cgroup !== undefined && (await cgroupOomKills(record.cgroup)) > 0;
+    return { ...identity, state: 'exited', ...(exitCode !== undefined && { exitCode }), ...(outOfMemory && { outOfMemory }) };
   }
 
   #identity(runtimeId: string, record: InstanceRecord): Omit<Instance, 'state'> {
@@ -318,6 +339,11 @@ export class ProcessRuntime implements ContainerRuntime {
   #instanceDir(instanceId: string): string {
     return join(this.#instancesRoot(), instanceId);
   }
+}
+
+/** The files this runtime keeps in an instance's directory (see the module comment), temporary ones included. */
+function isBookkeeping(name: string): boolean {
+  return name === 'output.log' || name === 'exit-code' || name === 'exit-code.tmp' || name === 'state.json' || /^state\.json\.[0-9a-f]+\.tmp$/.test(name);
 }
 
 function notRunnable(image: string): string {
