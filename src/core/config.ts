@@ -5,6 +5,7 @@
  * composition roots read the environment; they pass what they found in here.
  */
 import { invalidRequest } from './errors.ts';
+import { SETTING_LIMITS, type ServiceSettings } from './service-settings.ts';
 
 export interface BerthConfig {
   /** The data directory (`$BERTH_HOME`, default `~/.berth`). */
@@ -14,7 +15,11 @@ export interface BerthConfig {
   /** Services are reachable at `<name>-<short id>.<domain>`. */
   domain: string;
   api: { host: string; port: number };
-  router: { host: string; httpPort: number; httpsPort: number; requestTimeoutSeconds: number };
+  /**
+   * `requestTimeoutSeconds` and `idleTimeoutSeconds`: the defaults of services' own settings
+   * (`Berth.UpdateServiceSettings`), and what the router applies to anything else.
+   */
+  router: { host: string; httpPort: number; httpsPort: number; requestTimeoutSeconds: number; idleTimeoutSeconds: number };
   docker: { socket: string };
   /**
    * What runs instances: `docker` (the Engine API), `process` (local processes: source services
@@ -41,7 +46,11 @@ export interface BerthConfig {
      */
     registryNotificationToken: string;
   };
-  reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number };
+  /**
+   * `startupTimeoutSeconds` and `ephemeralStorageMb`: the defaults of services' own settings.
+   * `stopGraceSeconds`: SIGTERM to SIGKILL when an instance stops.
+   */
+  reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number; ephemeralStorageMb: number };
   /** App Runner's per-account quotas (app-runner-api.md §5.1), adjustable here. */
   quotas: Quotas;
 }
@@ -81,12 +90,22 @@ export function defaultConfig(home: string): BerthConfig {
     // Every name under .localhost resolves to loopback without any DNS setup (RFC 6761 §6.3).
     domain: 'localhost',
     api: { host: '127.0.0.1', port: 8900 },
-    router: { host: '0.0.0.0', httpPort: 8080, httpsPort: 8443, requestTimeoutSeconds: 120 },
+    router: { host: '0.0.0.0', httpPort: 8080, httpsPort: 8443, requestTimeoutSeconds: 120, idleTimeoutSeconds: 120 },
     docker: { socket: '/var/run/docker.sock' },
     runtime: { kind: 'auto' },
     build: { timeoutSeconds: 1800, runtimeImages: 'os-packages', runtimeImageOverrides: {}, debianMirror: '', pollIntervalSeconds: 60, registryNotificationToken: '' },
-    reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10 },
+    reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10, ephemeralStorageMb: 3072 },
     quotas: { ...DEFAULT_QUOTAS },
+  };
+}
+
+/** The installation's defaults of services' own settings. */
+export function defaultServiceSettings(config: BerthConfig): ServiceSettings {
+  return {
+    requestTimeoutSeconds: config.router.requestTimeoutSeconds,
+    idleTimeoutSeconds: config.router.idleTimeoutSeconds,
+    startupTimeoutSeconds: config.reconcile.startupTimeoutSeconds,
+    ephemeralStorageMb: config.reconcile.ephemeralStorageMb,
   };
 }
 
@@ -113,11 +132,11 @@ export function berthPaths(home: string) {
 
 const SECTIONS = {
   api: ['host', 'port'],
-  router: ['host', 'httpPort', 'httpsPort', 'requestTimeoutSeconds'],
+  router: ['host', 'httpPort', 'httpsPort', 'requestTimeoutSeconds', 'idleTimeoutSeconds'],
   docker: ['socket'],
   runtime: ['kind'],
   build: ['timeoutSeconds', 'runtimeImages', 'runtimeImageOverrides', 'debianMirror', 'pollIntervalSeconds', 'registryNotificationToken'],
-  reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds'],
+  reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds', 'ephemeralStorageMb'],
   quotas: Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[],
 } as const;
 const TOP = ['home', 'region', 'accountId', 'domain'] as const;
@@ -170,7 +189,14 @@ function validate(c: BerthConfig): void {
   port('api.port', c.api.port);
   port('router.httpPort', c.router.httpPort);
   port('router.httpsPort', c.router.httpsPort);
-  positive('router.requestTimeoutSeconds', c.router.requestTimeoutSeconds);
+  const between = (name: string, value: unknown, min: number, max: number): void => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected a whole number from ${min} to ${max}`);
+    }
+  };
+  between('router.requestTimeoutSeconds', c.router.requestTimeoutSeconds, SETTING_LIMITS.requestTimeoutSeconds.min, SETTING_LIMITS.requestTimeoutSeconds.max);
+  between('router.idleTimeoutSeconds', c.router.idleTimeoutSeconds, SETTING_LIMITS.idleTimeoutSeconds.min, SETTING_LIMITS.idleTimeoutSeconds.max);
+  between('reconcile.ephemeralStorageMb', c.reconcile.ephemeralStorageMb, SETTING_LIMITS.ephemeralStorageMb.min, SETTING_LIMITS.ephemeralStorageMb.max);
   const oneOf = (name: string, value: unknown, allowed: readonly string[]): void => {
     if (typeof value !== 'string' || !allowed.includes(value)) throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected one of ${allowed.join(', ')}`);
   };
@@ -187,6 +213,9 @@ function validate(c: BerthConfig): void {
   }
   positive('reconcile.intervalMs', c.reconcile.intervalMs);
   positive('reconcile.startupTimeoutSeconds', c.reconcile.startupTimeoutSeconds);
+  if (c.reconcile.startupTimeoutSeconds > SETTING_LIMITS.startupTimeoutSeconds.max) {
+    throw invalidRequest(`Configuration 'reconcile.startupTimeoutSeconds' is ${c.reconcile.startupTimeoutSeconds}; expected at most ${SETTING_LIMITS.startupTimeoutSeconds.max}`);
+  }
   if (typeof c.reconcile.stopGraceSeconds !== 'number' || c.reconcile.stopGraceSeconds < 0) {
     throw invalidRequest(`Configuration 'reconcile.stopGraceSeconds' is ${JSON.stringify(c.reconcile.stopGraceSeconds)}; expected 0 or more seconds`);
   }

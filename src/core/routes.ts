@@ -18,17 +18,47 @@ export interface Route {
   serviceName: string;
   /** Healthy instances to balance across; empty means the service cannot answer now (503). */
   targets: RouteTarget[];
+  /**
+   * From a request's arrival to its last response byte, for this service (Berth's per-service
+   * request timeout, up to 60 minutes); the router's own default when absent.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Longest a request or a long-lived stream may go with no bytes either way before the router
+   * ends it; the router's default (its request timeout) when absent.
+   */
+  idleTimeoutMs?: number;
+  /** Set while the service is paused (or resuming): the router says so instead of serving. */
+  paused?: boolean;
 }
 
 export interface RouteTable {
   routes: Route[];
 }
 
+/**
+ * What a router tells the control plane (`POST /v1/reports` on the control socket), about once a
+ * second and at once after it adopts a new table or a drained instance's last request ends. The
+ * control plane stops an instance withdrawn from the routes only once every live router has
+ * reported, from a table without it, that it has no request left on it.
+ */
+export interface RouterReport {
+  /** Random, one per router process. */
+  routerId: string;
+  /** The tag of the route table the router serves on; '' before it has one. */
+  tableTag: string;
+  /**
+   * Requests in flight per instance id, for every instance the router routes to or still has
+   * requests on (withdrawn instances draining); an instance absent here has none.
+   */
+  instances: Record<string, number>;
+}
+
 /** A stable tag for a table, so watchers can ask "anything newer than this?". */
 export function routeTableTag(table: RouteTable): string {
   const canonical = [...table.routes]
     .sort((a, b) => (a.host < b.host ? -1 : 1))
-    .map((r) => `${r.host}=${r.serviceId}:${[...r.targets].map((t) => `${t.instanceId}@${t.address}`).sort().join(',')}`)
+    .map((r) => `${r.host}=${r.serviceId}:${[...r.targets].map((t) => `${t.instanceId}@${t.address}`).sort().join(',')}|${r.requestTimeoutMs ?? ''}|${r.idleTimeoutMs ?? ''}|${r.paused === true ? 'p' : ''}`)
     .join(';');
   // FNV-1a, 32 bits: enough to tell tables apart; not a security boundary.
   let hash = 0x811c9dc5;

@@ -9,7 +9,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { berthPaths, type BerthConfig } from '../core/config.ts';
 import { parseRouterConfig, type RouterConfig } from '../edges/router/config.ts';
-import type { CacheErrorMessage, CertificateMessage, FeedErrorMessage, RequestMessage, RoutesMessage } from '../edges/router/diagnostics.ts';
+import type { CacheErrorMessage, CertificateMessage, FeedErrorMessage, ReportErrorMessage, RequestMessage, RoutesMessage } from '../edges/router/diagnostics.ts';
 import { startRouter, type Router } from '../edges/router/router.ts';
 import { log } from './log.ts';
 
@@ -29,6 +29,7 @@ export function routerConfigFrom(config: Readonly<BerthConfig>): RouterConfig {
     httpPort: config.router.httpPort,
     httpsPort: config.router.httpsPort,
     requestTimeoutMs: Math.round(config.router.requestTimeoutSeconds * 1000),
+    idleTimeoutMs: Math.round(config.router.idleTimeoutSeconds * 1000),
     controlSocketPath: paths.controlSocket,
     routesCacheFile: paths.routesCache,
     caDir: paths.caDir,
@@ -75,6 +76,10 @@ function logDiagnostics(): () => void {
       if (feedFailing) return log('debug', 'router', `control plane still unreachable: ${m.error.message}`);
       feedFailing = true;
       log('warn', 'router', `cannot follow the control plane (${m.error.message}); serving the last routes, retrying`);
+    },
+    // The feed's warning already says when the control plane is away; reports fail along with it.
+    'berth:router:report-error': (message) => {
+      log('debug', 'router', `cannot report to the control plane: ${(message as ReportErrorMessage).error.message}`);
     },
     'berth:router:cache-error': (message) => {
       const m = message as CacheErrorMessage;

@@ -1,6 +1,7 @@
 // The router over real sockets: real upstream servers on loopback, real TLS with the local CA,
 // and a fake control plane on a Unix socket that speaks the route-feed protocol (long poll,
-// ETag / If-None-Match, 304), so the tests can stop it, restart it and make it misbehave.
+// ETag / If-None-Match, 304) and takes reports, so the tests can stop it, restart it and make it
+// misbehave.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -12,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { routeTableTag, type Route, type RouteTable } from '../../src/core/routes.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { routeTableTag, type Route, type RouterReport, type RouteTable } from '../../src/core/routes.ts';
 import { createControlServer, RouteFeed as ControlPlaneFeed } from '../../src/edges/control-socket/route-feed-server.ts';
 import { parseRouterConfig, type RouterConfig } from '../../src/edges/router/config.ts';
 import type { FeedErrorMessage, RequestMessage } from '../../src/edges/router/diagnostics.ts';
@@ -30,6 +32,8 @@ class FakeControlPlane {
   /** `garbage` answers every poll with a 200 whose body is not JSON. */
   mode: 'normal' | 'garbage' = 'normal';
   readonly ifNoneMatch: string[] = [];
+  /** The reports routers POSTed, with the Date.now() of their arrival. */
+  readonly reports: Array<{ report: RouterReport; at: number }> = [];
   #server: Server | undefined;
   readonly #waiters = new Set<() => void>();
 
@@ -67,6 +71,13 @@ class FakeControlPlane {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://control');
+    if (`${req.method} ${url.pathname}` === 'POST /v1/reports') {
+      collect(req).then(({ body }) => {
+        this.reports.push({ report: JSON.parse(body) as RouterReport, at: Date.now() });
+        res.writeHead(204).end();
+      }, () => res.destroy());
+      return;
+    }
     assert.equal(`${req.method} ${url.pathname}`, 'GET /v1/routes');
     const known = req.headers['if-none-match'] ?? '';
     this.ifNoneMatch.push(known);
@@ -181,6 +192,22 @@ class Upstream {
         };
         res.writeHead(200, { 'content-length': String(total) });
         return pump();
+      }
+      case '/drip': {
+        // `count` chunks, one every `every` ms.
+        const every = Number(url.searchParams.get('every'));
+        const count = Number(url.searchParams.get('count'));
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        let sent = 0;
+        const timer = setInterval(() => {
+          res.write(`${sent}\n`);
+          if (++sent === count) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, every);
+        res.once('close', () => clearInterval(timer));
+        return;
       }
       case '/reset':
         req.socket.destroy();
@@ -498,6 +525,27 @@ describe('router', () => {
     assert.equal(reply.status, 503);
     assert.equal(reply.body, 'no healthy instance for service empty\n');
     assert.equal(reply.headers['x-berth-error'], 'NoHealthyInstance');
+    assert.equal(reply.headers['retry-after'], '1');
+  });
+
+  test('503 ServicePaused with Retry-After for a paused service, which serves again once resumed', async () => {
+    const host = 'paused-121.localhost';
+    controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'sleepy', a), paused: true }] });
+    try {
+      await waitFor(async () => (await statusOf(host)) === 503, 3000, 'the paused route');
+      const reply = await send(host, '/x', { method: 'POST', body: 'data' });
+      assert.equal(reply.status, 503);
+      assert.equal(reply.body, 'service sleepy is paused; ResumeService starts it again\n');
+      assert.equal(reply.headers['x-berth-error'], 'ServicePaused');
+      assert.equal(reply.headers['retry-after'], '10');
+      assert.equal(router.inFlight().get('sleepy-0-A'), 0);
+
+      controlPlane.publish({ routes: [...baseTable.routes, route(host, 'sleepy', a)] });
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the resumed route');
+      assert.equal((await echo(host)).server, 'A');
+    } finally {
+      controlPlane.publish(baseTable);
+    }
   });
 
   test('502 when the only instance refuses connections', async () => {
@@ -539,6 +587,91 @@ describe('router', () => {
     assert.equal(res.complete, false);
     a.release('t2');
     await noneInFlight(fast);
+  });
+
+  test("a route's own request timeout applies, shorter or longer than the router's", async () => {
+    const fast = await launch({ requestTimeoutMs: 300 });
+    controlPlane.publish({
+      routes: [
+        ...baseTable.routes,
+        { ...route('short-888.localhost', 'short', a), requestTimeoutMs: 400 },
+        { ...route('long-888.localhost', 'long', a), requestTimeoutMs: 5000 },
+      ],
+    });
+    try {
+      await waitFor(async () => (await statusOf('short-888.localhost')) === 200 && (await statusOf('long-888.localhost', fast)) === 200, 3000, 'the routes with timeouts');
+      // The main router's default is 5 s; the route says 400 ms.
+      const started = Date.now();
+      const reply = await send('short-888.localhost', '/hold?id=rt1');
+      const elapsed = Date.now() - started;
+      assert.equal(reply.status, 504);
+      assert.equal(reply.body, 'service short did not respond within 400 ms\n');
+      assert.equal(reply.headers['x-berth-error'], 'RequestTimeout');
+      assert.ok(elapsed >= 390 && elapsed < 2000, `timed out after ${elapsed} ms`);
+      a.release('rt1');
+
+      // This router's default is 300 ms; the route allows 5 s.
+      const held = once(a.events, 'held');
+      const slow = send('long-888.localhost', '/hold?id=rt2', {}, fast);
+      await held;
+      await sleep(700);
+      a.release('rt2');
+      assert.equal((await slow).status, 200);
+      await noneInFlight();
+      await noneInFlight(fast);
+    } finally {
+      controlPlane.publish(baseTable);
+    }
+  });
+
+  test('the idle timeout ends a request or stream with no bytes either way for that long, not one that keeps going', async () => {
+    const host = 'idle-999.localhost';
+    controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'idle', a), idleTimeoutMs: 400 }] });
+    try {
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the route with an idle timeout');
+
+      // Nothing from the instance before its head: 504, well before the 5 s request timeout.
+      const silent = await send(host, '/hold?id=idle-1');
+      assert.equal(silent.status, 504);
+      assert.equal(silent.body, 'service idle sent nothing for 400 ms (its idle timeout)\n');
+      assert.equal(silent.headers['x-berth-error'], 'RequestTimeout');
+      a.release('idle-1');
+
+      // A response that sends a chunk every 100 ms for 1.2 s: complete.
+      const drip = await send(host, '/drip?every=100&count=12');
+      assert.equal(drip.status, 200);
+      assert.equal(drip.body, Array.from({ length: 12 }, (_, i) => `${i}\n`).join(''));
+
+      // An upload that sends a chunk every 100 ms for 1.2 s while the instance says nothing: complete.
+      const upload = open(router.httpsPort, host, '/digest', { method: 'POST' });
+      const uploaded = once(upload, 'response') as Promise<[IncomingMessage]>;
+      for (let i = 0; i < 12; i++) {
+        upload.write('chunk\n');
+        await sleep(100);
+      }
+      upload.end();
+      const uploadReply = await collect((await uploaded)[0]);
+      assert.equal(uploadReply.status, 200, uploadReply.body);
+      assert.equal((JSON.parse(uploadReply.body) as { bytes: number }).bytes, 12 * 6);
+
+      // A stream that stops sending after its first chunk: cut after the idle timeout.
+      const req = open(router.httpsPort, host, '/first-chunk?id=idle-2');
+      req.on('error', () => {});
+      req.end();
+      const [res] = (await once(req, 'response')) as [IncomingMessage];
+      const started = Date.now();
+      assert.equal(res.statusCode, 200);
+      res.on('error', () => {}); // 'aborted': what this test expects
+      res.resume();
+      await new Promise((resolve) => res.once('close', resolve));
+      const elapsed = Date.now() - started;
+      assert.equal(res.complete, false);
+      assert.ok(elapsed >= 300 && elapsed < 2000, `cut after ${elapsed} ms`);
+      a.release('idle-2');
+      await noneInFlight();
+    } finally {
+      controlPlane.publish(baseTable);
+    }
   });
 
   test('a client that goes away ends the request on the instance and its count', async () => {
@@ -672,6 +805,83 @@ describe('router', () => {
     }
   });
 
+  test('drains a withdrawn instance: its request in flight completes, new ones go to the new instance, reports say when it is done', async () => {
+    const c = await new Upstream('C').start();
+    const connectionsOpen = (): Promise<number> => new Promise((resolve, reject) => c.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const host = 'drain-777.localhost';
+    const onC = { routes: [...baseTable.routes, route(host, 'drain', c)] };
+    const onB = { routes: [...baseTable.routes, route(host, 'drain', b)] };
+    const mine = (): Array<{ report: RouterReport; at: number }> => controlPlane.reports.filter(({ report }) => report.routerId === router.routerId);
+    try {
+      controlPlane.publish(onC);
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the route to C');
+      const held = once(c.events, 'held');
+      const slow = send(host, '/hold?id=drain-1');
+      await held;
+
+      controlPlane.publish(onB);
+      await waitFor(async () => (await echo(host)).server === 'B', 3000, 'the route to B');
+      for (let i = 0; i < 3; i++) assert.equal((await echo(host)).server, 'B');
+      assert.equal(router.inFlight().get('drain-0-C'), 1);
+      assert.equal(router.inFlight().get('drain-0-B'), 0);
+      const tag = routeTableTag(onB);
+      await waitFor(() => mine().some(({ report }) => report.tableTag === tag && report.instances['drain-0-C'] === 1 && report.instances['drain-0-B'] === 0), 3000, 'a report with C draining');
+      assert.ok(await connectionsOpen() > 0, 'the connection to C was closed while a request ran on it');
+
+      // Released just after a report arrived, so the next one a second later is not due yet:
+      // one within 100 ms is the one for the drained instance.
+      const count = mine().length;
+      await waitFor(() => mine().length > count, 3000, 'the next report');
+      const released = Date.now();
+      c.release('drain-1');
+      const reply = await slow;
+      assert.equal(reply.status, 200);
+      assert.equal((JSON.parse(reply.body) as Echo).server, 'C');
+      const drained = (): { report: RouterReport; at: number } | undefined => mine().find(({ report, at }) => at >= released && !('drain-0-C' in report.instances));
+      await waitFor(() => drained() !== undefined, 2000, 'a report without C');
+      const { report, at } = drained()!;
+      assert.ok(at - released < 100, `the report came ${at - released} ms after the last request ended`);
+      assert.equal(report.tableTag, tag);
+      assert.equal(report.instances['drain-0-B'], 0);
+      assert.equal(router.inFlight().has('drain-0-C'), false);
+      await waitFor(async () => (await connectionsOpen()) === 0, 3000, "the router to close C's connections");
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('an instance that comes back while draining keeps its count and its connections', async () => {
+    const c = await new Upstream('C').start();
+    let connections = 0;
+    c.server.on('connection', () => connections++);
+    const host = 'again-778.localhost';
+    const onC = { routes: [...baseTable.routes, route(host, 'again', c)] };
+    try {
+      controlPlane.publish(onC);
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the route to C');
+      const held = once(c.events, 'held');
+      const slow = send(host, '/hold?id=again-1');
+      await held;
+      const before = connections;
+      controlPlane.publish({ routes: [...baseTable.routes, route(host, 'again', b)] });
+      await waitFor(async () => (await echo(host)).server === 'B', 3000, 'the route to B');
+      // Back, without a request to C meanwhile (which would need a connection of its own).
+      controlPlane.publish(onC);
+      await waitFor(() => !router.inFlight().has('again-0-B'), 3000, 'the route back to C');
+      assert.equal(router.inFlight().get('again-0-C'), 1);
+      c.release('again-1');
+      assert.equal((await slow).status, 200);
+      await noneInFlight();
+      // The connection the held request used serves the next ones: the pool was never closed.
+      for (let i = 0; i < 3; i++) assert.equal((await echo(host)).server, 'C');
+      assert.equal(connections, before);
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
   test('a table the router cannot read is refused and the routes held are kept', async () => {
     const errors: FeedErrorMessage[] = [];
     const listener = (message: unknown): void => {
@@ -691,9 +901,10 @@ describe('router', () => {
     }
   });
 
-  test('follows the real control plane feed server', async () => {
+  test('follows the real control plane feed server, and reports to it', async () => {
     const feed = new ControlPlaneFeed();
-    const server = createControlServer(feed);
+    const reports: RouterReport[] = [];
+    const server = createControlServer(feed, { onReport: (report) => reports.push(report) });
     const socketPath = join(dir, 'real-control.sock');
     server.listen(socketPath);
     await once(server, 'listening');
@@ -701,8 +912,87 @@ describe('router', () => {
     try {
       feed.publish({ routes: [route('real-444.localhost', 'real', a)] });
       await waitFor(async () => (await statusOf('real-444.localhost', follower)) === 200, 3000, 'the route from the real feed');
-      feed.publish({ routes: [route('real-444.localhost', 'real', b)] });
+      const table = { routes: [route('real-444.localhost', 'real', b)] };
+      feed.publish(table);
       await waitFor(async () => JSON.parse((await send('real-444.localhost', '/', {}, follower)).body).server === 'B', 3000, 'the updated route');
+      await waitFor(() => reports.some((report) => report.routerId === follower.routerId && report.tableTag === routeTableTag(table)), 3000, 'a report from the router');
+      assert.deepEqual(reports.findLast((report) => report.routerId === follower.routerId)!.instances, { 'real-0-B': 0 });
+    } finally {
+      feed.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('the control socket takes reports: 204 and the callback for a valid one, 400 with the reason otherwise', async () => {
+    const feed = new ControlPlaneFeed();
+    const received: RouterReport[] = [];
+    const server = createControlServer(feed, { onReport: (report) => received.push(report) });
+    const socketPath = join(dir, 'reports.sock');
+    server.listen(socketPath);
+    await once(server, 'listening');
+    const post = (body: string | undefined, method = 'POST', path = '/v1/reports', headers: Record<string, string> = {}): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ socketPath, method, path, headers: { 'content-type': 'application/json', ...headers }, agent: false }, (res) => collect(res).then(resolve, reject));
+        req.once('error', reject);
+        if (body === undefined) req.flushHeaders();
+        else req.end(body);
+      });
+    try {
+      const valid: RouterReport = { routerId: 'router-1', tableTag: '0a1b2c3d-2', instances: { i1: 0, i2: 3 } };
+      const ok = await post(JSON.stringify(valid));
+      assert.equal(ok.status, 204);
+      assert.deepEqual(received, [valid]);
+      assert.equal((await post(JSON.stringify({ ...valid, tableTag: '', instances: {} }))).status, 204);
+      assert.equal(received.length, 2);
+
+      const many = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`i${i}`, 0]));
+      const bad: Array<[string, RegExp]> = [
+        ['{"routerId": ', /^a report must be JSON: /],
+        ['[]', /^a report must be a JSON object, got '\[\]'$/],
+        [JSON.stringify({ ...valid, routerId: '' }), /^routerId must be a string of 1 to 100 characters, got ''$/],
+        [JSON.stringify({ ...valid, routerId: 'r'.repeat(101) }), /^routerId must be a string of 1 to 100 characters/],
+        [JSON.stringify({ tableTag: 't', instances: {} }), /^routerId must be a string/],
+        [JSON.stringify({ ...valid, tableTag: 7 }), /^tableTag must be a string of at most 100 characters, got '7'$/],
+        [JSON.stringify({ ...valid, instances: [] }), /^instances must be an object of instance id to requests in flight/],
+        [JSON.stringify({ ...valid, instances: { i1: -1 } }), /^instances.i1 must be a whole number of requests, 0 or more, got '-1'$/],
+        [JSON.stringify({ ...valid, instances: { i1: 1.5 } }), /^instances.i1 must be a whole number/],
+        [JSON.stringify({ ...valid, instances: { i1: '1' } }), /^instances.i1 must be a whole number/],
+        [JSON.stringify({ ...valid, instances: { '': 1 } }), /^instance ids in instances must have 1 to 100 characters/],
+        [JSON.stringify({ ...valid, instances: many }), /^instances may list at most 10000 instances, got 10001$/],
+        [JSON.stringify({ ...valid, extra: true }), /^a report has routerId, tableTag and instances only, not 'extra'$/],
+      ];
+      for (const [body, reason] of bad) {
+        const reply = await post(body);
+        assert.equal(reply.status, 400, body.slice(0, 100));
+        assert.ok(reply.body.endsWith('\n') && !reply.body.slice(0, -1).includes('\n'), `not one line: ${reply.body}`);
+        assert.match(reply.body.slice(0, -1), reason);
+      }
+      assert.equal(received.length, 2);
+
+      const get = await post(undefined, 'GET');
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.allow, 'POST');
+      assert.equal((await post('{}', 'POST', '/v1/unknown')).status, 404);
+      const tooLarge = await post(undefined, 'POST', '/v1/reports', { 'content-length': String(2 * 1024 * 1024) });
+      assert.equal(tooLarge.status, 413);
+      assert.equal(received.length, 2);
+
+      // Without a callback the server still takes reports.
+      const plain = createControlServer(feed);
+      const plainPath = join(dir, 'plain.sock');
+      plain.listen(plainPath);
+      await once(plain, 'listening');
+      try {
+        const reply = await new Promise<Reply>((resolve, reject) => {
+          const req = httpRequest({ socketPath: plainPath, method: 'POST', path: '/v1/reports', agent: false }, (res) => collect(res).then(resolve, reject));
+          req.once('error', reject);
+          req.end(JSON.stringify(valid));
+        });
+        assert.equal(reply.status, 204);
+      } finally {
+        plain.close();
+      }
     } finally {
       feed.close();
       server.closeAllConnections();
@@ -727,7 +1017,10 @@ describe('router', () => {
 
     controlPlane.table = { routes: [...baseTable.routes, route('back-555.localhost', 'back', a)] };
     await controlPlane.start();
+    const back = Date.now();
     await waitFor(async () => (await statusOf('back-555.localhost')) === 200, 3000, 'the router to follow the control plane again');
+    // Reports failed while it was away, silently; they start again.
+    await waitFor(() => controlPlane.reports.some(({ report, at }) => at >= back && report.routerId === router.routerId && report.tableTag === controlPlane.tag), 3000, 'reports again');
     await waitFor(async () => (await statusOf('back-555.localhost', restarted)) === 200, 3000, 'the restarted router to follow it too');
   });
 

@@ -1,12 +1,18 @@
 /**
  * @module
- * The control plane's side of the route feed (see src/core/routes.ts): `GET /v1/routes?wait=N`
- * with `If-None-Match: "<tag>"` answers at once with a newer table, or holds the request until
- * one is published or N seconds pass (then 304). Until the first table is published (a
- * restarted control plane still probing what runs) requests are held, so routers keep theirs.
+ * The control socket, the control plane's side of what routers ask (see src/core/routes.ts):
+ *
+ * - `GET /v1/routes?wait=N` with `If-None-Match: "<tag>"` answers at once with a newer table, or
+ *   holds the request until one is published or N seconds pass (then 304). Until the first table
+ *   is published (a restarted control plane still probing what runs) requests are held, so
+ *   routers keep theirs.
+ * - `POST /v1/reports` with a JSON `RouterReport` (what a router has in flight per instance)
+ *   answers 204 and hands the report to `onReport`; a body that is not one gets 400 with the
+ *   reason, one too large 413, another method 405.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { routeTableTag, type RouteTable } from '../../core/routes.ts';
+import { showValue } from '../../core/errors.ts';
+import { routeTableTag, type RouteTable, type RouterReport } from '../../core/routes.ts';
 
 export class RouteFeed {
   #current: { table: RouteTable; tag: string; body: string } | undefined;
@@ -62,6 +68,124 @@ export class RouteFeed {
   }
 }
 
-export function createControlServer(feed: RouteFeed): Server {
-  return createServer((req, res) => feed.handle(req, res));
+export interface ControlServerOptions {
+  /** Called with each valid report a router sends; without it reports are accepted and dropped. */
+  onReport?: (report: RouterReport) => void;
 }
+
+export function createControlServer(feed: RouteFeed, options: ControlServerOptions = {}): Server {
+  const { onReport } = options;
+  return createServer((req, res) => {
+    if (req.url === REPORTS_PATH || req.url?.startsWith(`${REPORTS_PATH}?`) === true) {
+      handleReport(req, res, onReport);
+      return;
+    }
+    feed.handle(req, res);
+  });
+}
+
+const REPORTS_PATH = '/v1/reports';
+/** A report lists instances, a few dozen bytes each: 1 MiB is far above any real one. */
+const MAX_REPORT_BYTES = 1024 * 1024;
+const MAX_REPORT_INSTANCES = 10_000;
+const MAX_ID_LENGTH = 100;
+
+function handleReport(req: IncomingMessage, res: ServerResponse, onReport: ControlServerOptions['onReport']): void {
+  if (req.method !== 'POST') {
+    req.resume();
+    answer(res, 405, `${REPORTS_PATH} accepts POST only, not ${req.method}`, ['allow', 'POST']);
+    return;
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_REPORT_BYTES) {
+    refuseTooLarge(req, res);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (chunk: Buffer) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > MAX_REPORT_BYTES) {
+      tooLarge = true;
+      chunks.length = 0;
+      refuseTooLarge(req, res);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (tooLarge) return;
+    let report: RouterReport;
+    try {
+      report = parseRouterReport(Buffer.concat(chunks, size).toString('utf8'));
+    } catch (err) {
+      answer(res, 400, (err as Error).message);
+      return;
+    }
+    try {
+      onReport?.(report);
+    } catch (err) {
+      answer(res, 500, `the control plane could not take the report: ${(err as Error).message}`);
+      return;
+    }
+    res.writeHead(204).end();
+  });
+  req.on('error', () => res.destroy());
+}
+
+/** 413 (RFC 9110 §15.5.14), then the connection is closed rather than the rest read. */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => req.destroy());
+  answer(res, 413, `a report may have at most ${MAX_REPORT_BYTES} bytes`, ['connection', 'close']);
+}
+
+function answer(res: ServerResponse, status: number, message: string, extra: string[] = []): void {
+  // One line, whatever the message holds.
+  const body = `${message.replace(/[\r\n]+/g, ' ')}\n`;
+  res.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), ...extra]).end(body);
+}
+
+/** Checks a report's JSON strictly: anything but exactly a RouterReport is refused, with the reason. */
+export function parseRouterReport(text: string): RouterReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`a report must be JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isRecord(value)) throw new Error(`a report must be a JSON object, got ${showValue(value)}`);
+  for (const key of Object.keys(value)) {
+    if (key !== 'routerId' && key !== 'tableTag' && key !== 'instances') {
+      throw new Error(`a report has routerId, tableTag and instances only, not ${showValue(key)}`);
+    }
+  }
+  const { routerId, tableTag, instances } = value;
+  if (typeof routerId !== 'string' || routerId.length === 0 || routerId.length > MAX_ID_LENGTH) {
+    throw new Error(`routerId must be a string of 1 to ${MAX_ID_LENGTH} characters, got ${showValue(routerId)}`);
+  }
+  if (typeof tableTag !== 'string' || tableTag.length > MAX_ID_LENGTH) {
+    throw new Error(`tableTag must be a string of at most ${MAX_ID_LENGTH} characters, got ${showValue(tableTag)}`);
+  }
+  if (!isRecord(instances)) throw new Error(`instances must be an object of instance id to requests in flight, got ${showValue(instances)}`);
+  const entries = Object.entries(instances);
+  if (entries.length > MAX_REPORT_INSTANCES) {
+    throw new Error(`instances may list at most ${MAX_REPORT_INSTANCES} instances, got ${entries.length}`);
+  }
+  for (const [instanceId, count] of entries) {
+    if (instanceId.length === 0 || instanceId.length > MAX_ID_LENGTH) {
+      throw new Error(`instance ids in instances must have 1 to ${MAX_ID_LENGTH} characters, got ${showValue(instanceId)}`);
+    }
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new Error(`instances.${instanceId} must be a whole number of requests, 0 or more, got ${showValue(count)}`);
+    }
+  }
+  // Own data properties only: a '__proto__' id from JSON stays an id.
+  return { routerId, tableTag, instances: Object.fromEntries(entries) as Record<string, number> };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+

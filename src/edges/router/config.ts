@@ -13,8 +13,16 @@ export interface RouterConfig {
   readonly httpPort: number;
   /** HTTPS port serving the services. 0 picks a free port. */
   readonly httpsPort: number;
-  /** Total time a request may take, from arrival to the last response byte (App Runner: 120 s). */
+  /**
+   * Total time a request may take, from arrival to the last response byte (App Runner: 120 s),
+   * for routes that do not set their own.
+   */
   readonly requestTimeoutMs: number;
+  /**
+   * Longest a request or stream may go with no bytes either way (request body or response), for
+   * routes that do not set their own. Only matters when shorter than the request timeout.
+   */
+  readonly idleTimeoutMs: number;
   /** The control plane's Unix socket, where the route table is followed. */
   readonly controlSocketPath: string;
   /** Where the last route table is kept, so a router started while the control plane is down serves. */
@@ -30,11 +38,12 @@ export const ROUTER_DEFAULTS = Object.freeze({
   httpPort: 8080,
   httpsPort: 8443,
   requestTimeoutMs: 120_000,
+  idleTimeoutMs: 120_000,
   domain: 'localhost',
 });
 
 const FIELDS: ReadonlySet<string> = new Set([
-  'listenHost', 'httpPort', 'httpsPort', 'requestTimeoutMs', 'controlSocketPath', 'routesCacheFile', 'caDir', 'domain',
+  'listenHost', 'httpPort', 'httpsPort', 'requestTimeoutMs', 'idleTimeoutMs', 'controlSocketPath', 'routesCacheFile', 'caDir', 'domain',
 ]);
 
 /** Checks `input` (parsed JSON, say) and returns a frozen configuration with defaults filled in. */
@@ -53,6 +62,7 @@ export function parseRouterConfig(input: unknown): RouterConfig {
     httpPort: port(raw, 'httpPort', ROUTER_DEFAULTS.httpPort),
     httpsPort: port(raw, 'httpsPort', ROUTER_DEFAULTS.httpsPort),
     requestTimeoutMs: timeout(raw, 'requestTimeoutMs', ROUTER_DEFAULTS.requestTimeoutMs),
+    idleTimeoutMs: timeout(raw, 'idleTimeoutMs', ROUTER_DEFAULTS.idleTimeoutMs),
     controlSocketPath: text(raw, 'controlSocketPath'),
     routesCacheFile: text(raw, 'routesCacheFile'),
     caDir: text(raw, 'caDir'),

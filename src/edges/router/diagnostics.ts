@@ -13,6 +13,7 @@ export type RequestOutcome =
   | 'bad-request'
   | 'unknown-host'
   | 'no-instance'
+  | 'service-paused'
   | 'upstream-error'
   | 'timeout'
   | 'client-aborted';
@@ -46,6 +47,14 @@ export interface FeedErrorMessage {
   retryInMs: number;
 }
 
+/**
+ * Published on `berth:router:report-error` when a report cannot be sent to the control plane; the
+ * next one is sent as usual (within a second).
+ */
+export interface ReportErrorMessage {
+  error: Error;
+}
+
 /** Published on `berth:router:cache-error` when the route cache cannot be read or written. */
 export interface CacheErrorMessage {
   file: string;
@@ -62,5 +71,6 @@ export interface CertificateMessage {
 export const requestChannel = channel('berth:router:request');
 export const routesChannel = channel('berth:router:routes');
 export const feedErrorChannel = channel('berth:router:feed-error');
+export const reportErrorChannel = channel('berth:router:report-error');
 export const cacheErrorChannel = channel('berth:router:cache-error');
 export const certificateChannel = channel('berth:router:certificate');

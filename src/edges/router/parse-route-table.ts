@@ -9,6 +9,9 @@ import { showValue } from '../../core/errors.ts';
 import type { Route, RouteTable, RouteTarget } from '../../core/routes.ts';
 import { hostKey } from './host.ts';
 
+/** The longest per-route timeout (Berth's service settings allow up to 60 minutes). */
+export const MAX_ROUTE_TIMEOUT_MS = 3_600_000;
+
 export class RouteTableError extends Error {
   override readonly name = 'RouteTableError';
 }
@@ -31,12 +34,20 @@ export function parseRouteTable(input: unknown): RouteTable {
     if (!Array.isArray(route.targets)) {
       throw new RouteTableError(`${at}.targets must be an array, got ${showValue(route.targets)}`);
     }
-    return {
+    const parsed: Route = {
       host,
       serviceId: text(route.serviceId, `${at}.serviceId`),
       serviceName: text(route.serviceName, `${at}.serviceName`),
       targets: route.targets.map((target: unknown, t: number) => parseTarget(target, `${at}.targets[${t}]`)),
     };
+    // Optional members are left out when absent, so a parsed table has the tag it was sent with.
+    if (route.requestTimeoutMs !== undefined) parsed.requestTimeoutMs = timeout(route.requestTimeoutMs, `${at}.requestTimeoutMs`);
+    if (route.idleTimeoutMs !== undefined) parsed.idleTimeoutMs = timeout(route.idleTimeoutMs, `${at}.idleTimeoutMs`);
+    if (route.paused !== undefined) {
+      if (typeof route.paused !== 'boolean') throw new RouteTableError(`${at}.paused must be true or false, got ${showValue(route.paused)}`);
+      if (route.paused) parsed.paused = true;
+    }
+    return parsed;
   });
   return { routes };
 }
@@ -56,6 +67,13 @@ function record(value: unknown, at: string): Record<string, unknown> {
     throw new RouteTableError(`${at} must be an object, got ${showValue(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+function timeout(value: unknown, at: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_ROUTE_TIMEOUT_MS) {
+    throw new RouteTableError(`${at} must be a whole number of milliseconds from 1 to ${MAX_ROUTE_TIMEOUT_MS}, got ${showValue(value)}`);
+  }
+  return value;
 }
 
 function text(value: unknown, at: string): string {

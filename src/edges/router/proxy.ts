@@ -7,8 +7,14 @@
  * response object, so a request allocates little beyond what Node and undici allocate anyway.
  *
  * Every request ends exactly once (`Exchange.finish`), whichever comes first: the response
- * completes, the instance fails, the client goes away, or the total timeout fires. That is where
- * the balancer's count for the instance is released.
+ * completes, the instance fails, the client goes away, or a timeout fires. That is where the
+ * balancer's count for the instance is released.
+ *
+ * Two timeouts, the route's own or the router's: the request timeout (arrival to last response
+ * byte) and the idle timeout (no bytes either way). One timer per exchange serves both: each
+ * chunk only records the time, and when the timer fires it either ends the exchange or is set
+ * again for the next moment one could expire. When the idle timeout is not the shorter, chunks
+ * record nothing at all.
  */
 
 import { ServerResponse, type IncomingMessage } from 'node:http';
@@ -31,8 +37,16 @@ export interface ProxyOptions {
   balancer: Balancer;
   /** The keep-alive connection pool of an instance address. */
   pools: { get(address: string): Dispatcher };
-  /** From arrival to the last response byte; then 504, or a cut connection once the response has begun. */
+  /**
+   * From arrival to the last response byte, for routes without their own; then 504, or a cut
+   * connection once the response has begun.
+   */
   requestTimeoutMs: number;
+  /**
+   * No bytes either way (request body from the client, response from the instance) for this
+   * long, for routes without their own: 504 before the response head, a cut connection after.
+   */
+  idleTimeoutMs: number;
 }
 
 export type ProxyHandler = (req: IncomingMessage, res: ProxyResponse) => void;
@@ -71,6 +85,9 @@ function handleRequest(context: ProxyContext, req: IncomingMessage, res: ProxyRe
   if (route === undefined) {
     return refuse(res, 'UnknownHost', `no service answers on host '${host.slice(0, 255)}'`, method, host, startedAt);
   }
+  if (route.paused === true) {
+    return refuse(res, 'ServicePaused', `service ${route.serviceName} is paused; ResumeService starts it again`, method, host, startedAt, route);
+  }
   const upstream = context.balancer.acquire(host);
   if (upstream === undefined) {
     return refuse(res, 'NoHealthyInstance', `no healthy instance for service ${route.serviceName}`, method, host, startedAt, route);
@@ -90,7 +107,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #host: string;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #startedAt: number;
-  readonly #timer: NodeJS.Timeout;
+  readonly #requestTimeoutMs: number;
+  readonly #idleTimeoutMs: number;
+  /** Whether the idle timeout can fire before the request timeout, so activity is recorded. */
+  readonly #tracksIdle: boolean;
+  /** performance.now() of the last bytes either way, while `#tracksIdle`. */
+  #lastActivity: number;
+  #timer: NodeJS.Timeout;
   #upstream: Upstream;
   #phase: Phase = Phase.waiting;
   #controller: Dispatcher.DispatchController | null = null;
@@ -105,7 +128,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#upstream = upstream;
     this.#options = options;
     this.#startedAt = startedAt;
-    this.#timer = setTimeout(onExchangeTimeout, context.requestTimeoutMs, this);
+    this.#requestTimeoutMs = route.requestTimeoutMs ?? context.requestTimeoutMs;
+    this.#idleTimeoutMs = route.idleTimeoutMs ?? context.idleTimeoutMs;
+    this.#tracksIdle = this.#idleTimeoutMs < this.#requestTimeoutMs;
+    this.#lastActivity = startedAt;
+    this.#timer = setTimeout(onExchangeTimer, this.#tracksIdle ? this.#idleTimeoutMs : this.#requestTimeoutMs, this);
     res.exchange = this;
     res.on('close', onResponseClose);
   }
@@ -123,10 +150,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#controller = controller;
     this.#phase = Phase.sent;
+    // undici attaches its own 'data' listener right after this, in the same tick, so none of the
+    // body is read before it listens. (A retry has no body: this runs once per request body.)
+    if (this.#tracksIdle && this.#options.body !== null) {
+      (this.#options.body as IncomingMessage).on('data', () => {
+        this.#lastActivity = performance.now();
+      });
+    }
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: UpstreamHeaders): void {
     if (this.#phase === Phase.done) return;
+    if (this.#tracksIdle) this.#lastActivity = performance.now();
     // RFC 9110 §15.2: interim (1xx) responses are not relayed; the final one follows.
     if (statusCode < 200) return;
     try {
@@ -142,6 +177,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#phase !== Phase.responding) return;
+    if (this.#tracksIdle) this.#lastActivity = performance.now();
     if (!this.#res.write(chunk)) {
       // The client reads slower than the instance writes: stop reading the instance until the
       // client's socket drains, so the router holds no more than its buffers.
@@ -184,9 +220,28 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(error);
   }
 
-  timedOut(): void {
+  /** The exchange's one timer fired: a timeout expired, or it is set again for the next that could. */
+  timerFired(): void {
     if (this.#phase === Phase.done) return;
-    const message = `service ${this.#route.serviceName} did not respond within ${this.#context.requestTimeoutMs} ms`;
+    const now = performance.now();
+    // Node's timers count from the event loop's cached clock, so one may fire a little before
+    // performance.now() says it is due: it is then set again for what is left.
+    const deadline = this.#startedAt + this.#requestTimeoutMs;
+    if (now >= deadline) {
+      return this.#timeOut(`service ${this.#route.serviceName} did not respond within ${duration(this.#requestTimeoutMs)}`);
+    }
+    let next = deadline;
+    if (this.#tracksIdle) {
+      const idleAt = this.#lastActivity + this.#idleTimeoutMs;
+      if (now >= idleAt) {
+        return this.#timeOut(`service ${this.#route.serviceName} sent nothing for ${duration(this.#idleTimeoutMs)} (its idle timeout)`);
+      }
+      if (idleAt < next) next = idleAt;
+    }
+    this.#timer = setTimeout(onExchangeTimer, Math.ceil(next - now), this);
+  }
+
+  #timeOut(message: string): void {
     const error = new Error(message);
     if (this.#phase === Phase.responding) this.#res.destroy();
     else sendRouterError(this.#res, 'RequestTimeout', message);
@@ -252,8 +307,8 @@ function onResponseDrain(this: ProxyResponse): void {
   this.exchange?.resumeUpstream();
 }
 
-function onExchangeTimeout(exchange: Exchange): void {
-  exchange.timedOut();
+function onExchangeTimer(exchange: Exchange): void {
+  exchange.timerFired();
 }
 
 /** Answers with a router error before any instance was involved. */
@@ -276,6 +331,7 @@ const OUTCOMES: Record<RouterErrorCode, RequestOutcome> = {
   BadRequest: 'bad-request',
   UnknownHost: 'unknown-host',
   NoHealthyInstance: 'no-instance',
+  ServicePaused: 'service-paused',
   InstanceUnreachable: 'upstream-error',
   RequestTimeout: 'timeout',
 };
@@ -291,6 +347,11 @@ function parseAbsoluteForm(target: string): { authority: string; path: string } 
     return undefined;
   }
   return { authority: url.host, path: `${url.pathname}${url.search}` };
+}
+
+/** `300 ms`, `2 s`, `1.5 s`: what the timeouts say in their messages. */
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
 }
 
 /** RFC 9110 §9.2.2. */

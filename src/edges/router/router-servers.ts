@@ -10,6 +10,7 @@ import { createServer as createHttpServer, IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server, Socket } from 'node:net';
 import { createHttpsRedirectHandler } from './https-redirect.ts';
+import { MAX_ROUTE_TIMEOUT_MS } from './parse-route-table.ts';
 import { ProxyResponse, type ProxyHandler } from './proxy.ts';
 import type { SniCertificates } from './sni-certificates.ts';
 
@@ -35,8 +36,12 @@ export interface RouterServers {
   close(graceMs: number): Promise<boolean>;
 }
 
-/** Node's own limit on receiving a request (300 s by default) must not cut the proxy's longer one. */
-const NODE_REQUEST_TIMEOUT_MS = 300_000;
+/**
+ * Node's own limit on receiving a request (300 s by default) must not cut an upload that a
+ * route's longer timeout allows: it stays above the longest a route may set, and above the
+ * router's default, by a margin. The proxy enforces the real limits per route.
+ */
+const NODE_TIMEOUT_MARGIN_MS = 10_000;
 /** How often idle keep-alive connections are closed while draining. */
 const DRAIN_POLL_MS = 50;
 
@@ -48,7 +53,7 @@ export async function startRouterServers(options: RouterServersOptions): Promise
       cert: certificates.defaultCertificate.certPem,
       key: certificates.defaultCertificate.keyPem,
       SNICallback: certificates.sniCallback,
-      requestTimeout: Math.max(NODE_REQUEST_TIMEOUT_MS, options.requestTimeoutMs + 1000),
+      requestTimeout: Math.max(MAX_ROUTE_TIMEOUT_MS, options.requestTimeoutMs) + NODE_TIMEOUT_MARGIN_MS,
     },
     options.proxy,
   );

@@ -6,17 +6,24 @@
  *
  *     store ── route table by host, cached on disk ◄── feed (long poll on the control socket)
  *       │ on change
- *       ├─► balancer   (instances, in-flight counts)
- *       └─► pools      (keep-alive connections per instance)
+ *       ├─► balancer   (instances, in-flight counts; withdrawn ones drain)
+ *       ├─► pools      (keep-alive connections per instance, kept while it drains)
+ *       └─► reports    (in-flight counts to the control socket, POST /v1/reports)
  *     HTTPS server ─► certificates (one per routed host, from the local CA, asked at handshake)
  *                  ─► proxy
  *     HTTP server  ─► redirect to HTTPS
+ *
+ * Draining: an instance a new table withdraws keeps its connections while requests run on it;
+ * when the last one ends, its connections are closed and a report tells the control plane, which
+ * stops the instance once every router has said so.
  */
 
+import { randomUUID } from 'node:crypto';
 import { loadOrCreateLocalCa } from '../../adapters/tls/local-ca.ts';
 import { Balancer } from './balancer.ts';
 import type { RouterConfig } from './config.ts';
 import { createProxyHandler } from './proxy.ts';
+import { ReportSender } from './report-sender.ts';
 import { RouteFeed } from './route-feed.ts';
 import { RouteTableStore } from './route-table-store.ts';
 import { startRouterServers, type RouterServers } from './router-servers.ts';
@@ -27,11 +34,13 @@ export interface Router {
   /** The ports actually bound (differ from the configuration's when it asked for 0). */
   readonly httpPort: number;
   readonly httpsPort: number;
-  /** Requests in flight per instance id. */
+  /** Random, one per router: names it in its reports to the control plane. */
+  readonly routerId: string;
+  /** Requests in flight per instance id: those of the table (0 included) and the draining ones. */
   inFlight(): Map<string, number>;
   /**
    * Stops: no new connections, requests in flight get up to `graceMs` (default 10 s) to end,
-   * then the control-plane feed and the upstream connections are closed.
+   * then the control-plane feed, the reports and the upstream connections are closed.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -48,7 +57,17 @@ const DEFAULT_GRACE_MS = 10_000;
 export async function startRouter(config: RouterConfig, dependencies: RouterDependencies = {}): Promise<Router> {
   const store = await RouteTableStore.open(config.routesCacheFile);
   const issuer = dependencies.issuer ?? (await loadOrCreateLocalCa(config.caDir));
-  const balancer = new Balancer();
+  const routerId = randomUUID();
+  const reports = new ReportSender({
+    socketPath: config.controlSocketPath,
+    report: () => ({ routerId, tableTag: store.tag, instances: Object.fromEntries(balancer.inFlight()) }),
+  });
+  const balancer = new Balancer({
+    onDrained: () => {
+      pools.retain(balancer.addresses());
+      reports.soon();
+    },
+  });
   const pools = new UpstreamPools({ connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs) });
   const underDomain = `.${config.domain}`;
   const isServiceName = (host: string): boolean => host.endsWith(underDomain) && !host.slice(0, -underDomain.length).includes('.');
@@ -56,17 +75,15 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
 
   const unsubscribe = store.subscribe((table) => {
     balancer.sync(table);
-    const addresses = new Set<string>();
-    for (const route of table.routes) {
-      for (const target of route.targets) addresses.add(target.address);
-    }
-    pools.retain(addresses);
+    // Withdrawn instances still draining keep their connections, or their requests would be cut.
+    pools.retain(balancer.addresses());
+    reports.now();
   });
 
   const feed = new RouteFeed({ socketPath: config.controlSocketPath, sink: store });
   feed.start();
 
-  const proxy = createProxyHandler({ routes: store, balancer, pools, requestTimeoutMs: config.requestTimeoutMs });
+  const proxy = createProxyHandler({ routes: store, balancer, pools, requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
   let servers: RouterServers;
   try {
     servers = await startRouterServers({
@@ -80,6 +97,7 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
   } catch (err) {
     unsubscribe();
     await feed.close();
+    await reports.close();
     await pools.close(true);
     throw err;
   }
@@ -88,12 +106,14 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
   return {
     httpPort: servers.httpPort,
     httpsPort: servers.httpsPort,
+    routerId,
     inFlight: () => balancer.inFlight(),
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= (async () => {
         const drained = await servers.close(graceMs);
         unsubscribe();
         await feed.close();
+        await reports.close();
         // Once every client connection is gone, no request uses an upstream connection any more.
         await pools.close(!drained);
         await store.flush();

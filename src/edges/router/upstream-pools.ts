@@ -1,8 +1,9 @@
 /**
  * @module
  * One undici `Pool` of keep-alive connections per instance address, so consecutive requests to
- * an instance reuse a connection instead of paying a TCP handshake each. Pools of addresses that
- * leave the route table are closed: requests running on them finish, then the sockets close.
+ * an instance reuse a connection instead of paying a TCP handshake each. The router closes the
+ * pool of an address once no instance there is routed or draining: requests still running on it
+ * finish, then the sockets close.
  */
 
 import { Pool } from 'undici';
