@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Quotas } from '../core/config.ts';
 import type { ArnContext } from '../core/ids.ts';
 import type { SecretBox } from '../core/secret-box.ts';
+import type { ServiceSettings } from '../core/service-settings.ts';
 import type { Store } from '../core/store.ts';
 
 export interface ApiContext {
@@ -16,6 +17,8 @@ export interface ApiContext {
   /** The domain service hosts live under: `<name>-<short id>.<domain>`. */
   domain: string;
   quotas: Readonly<Quotas>;
+  /** The installation's defaults of services' own settings (`defaultServiceSettings(config)`). */
+  serviceSettings: Readonly<ServiceSettings>;
   /** Seals secrets stored at rest (keys, credentials). */
   secrets: SecretBox;
   /** Called after every write that the reconciler should act on. */

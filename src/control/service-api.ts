@@ -4,6 +4,7 @@
  * rules and the records they write. Nothing here touches the runtime: the reconciler converges
  * on what these write, and finishes the operations they start.
  */
+import { createHash } from 'node:crypto';
 import { BerthError, invalidRequest, invalidState, notFound, showValue } from '../core/errors.ts';
 import {
   ascHasAssociatedService,
@@ -15,14 +16,24 @@ import {
 import { findRevision } from '../core/configuration-revisions.ts';
 import { findConnection } from '../core/connection.ts';
 import { newHexId, parseArn } from '../core/ids.ts';
-import { OPERATION_EXTENSION_SHAPES, operationDetail, operationSummary, type OperationRecord, type OperationType } from '../core/operation.ts';
-import { validateShape, validationMessage, type Shape } from '../core/model/shape.ts';
+import {
+  DEPLOYMENT_OPERATION_TYPES,
+  OPERATION_EXTENSION_SHAPES,
+  operationDetail,
+  operationSummary,
+  type OperationRecord,
+  type OperationType,
+} from '../core/operation.ts';
+import { assertShape, type Shape } from '../core/model/shape.ts';
 import { paginate } from '../core/pagination.ts';
 import { resourceArn } from '../core/resources.ts';
 import { configFromInput, revisionSpecOf, serviceOutput, serviceSummary, validateInput, type ServiceConfig, type ServiceRecord, type Tag } from '../core/service.ts';
+import { crashLoopKey, type CrashLoopState, type StoredServiceEvent } from '../core/service-events.ts';
 import { serviceByArn } from '../core/service-lookup.ts';
+import { applySettingsUpdate, effectiveSettings, settingsOutput, settingsUpdateOf, SETTING_MEMBERS } from '../core/service-settings.ts';
 import { assertServiceAllows, type ServiceAction } from '../core/service-states.ts';
 import type { RevisionRecord } from '../core/store.ts';
+import { epochSeconds } from '../core/time.ts';
 import { memberValue, type ApiContext, type ApiInput, type ApiOutput, type OperationHandlers } from './api-context.ts';
 
 export class ServiceApi {
@@ -157,17 +168,73 @@ export class ServiceApi {
   extensionHandlers(): OperationHandlers {
     return {
       DescribeOperation: (i) => this.describeOperation(i),
+      UpdateServiceSettings: (i) => this.updateServiceSettings(i),
+      DescribeServiceSettings: (i) => this.describeServiceSettings(i),
+      ListServiceEvents: (i) => this.listServiceEvents(i),
     };
   }
 
   /** An operation with what ListOperations cannot carry: its builds, their commits and output. */
   describeOperation(input: ApiInput): ApiOutput {
-    const errors = validateShape(OPERATION_EXTENSION_SHAPES.DescribeOperation as Shape, input);
-    if (errors.length > 0) throw invalidRequest(validationMessage(errors));
+    assertShape(OPERATION_EXTENSION_SHAPES.DescribeOperation as Shape, input);
     const service = serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string);
     const operation = this.#ctx.store.listOperations(service.id).find((op) => op.id === input.OperationId);
     if (operation === undefined) throw notFound(`Service ${showValue(service.name)} has no operation ${showValue(input.OperationId)}; ListOperations lists its operations`);
     return { Operation: operationDetail(operation, this.#ctx.store.buildsOfOperation(operation.id)) };
+  }
+
+  /**
+   * Sets or resets (null) a service's own settings. No operation and no new revision: the
+   * reconciler, woken here, hands the timeouts to the router with its next route table and
+   * applies the startup limit to any deployment from then on, one in progress included. Allowed
+   * in every state but DELETED, an operation in progress too.
+   */
+  updateServiceSettings(input: ApiInput): ApiOutput {
+    assertShape(OPERATION_EXTENSION_SHAPES.UpdateServiceSettings as Shape, input);
+    const update = settingsUpdateOf(input);
+    const { store } = this.#ctx;
+    const service = store.transaction(() => {
+      const current = serviceByArn(store, this.#ctx.arn, input.ServiceArn as string);
+      if (current.status === 'DELETED') throw notFound(`Service ${showValue(current.arn)} has been deleted`);
+      const settings = applySettingsUpdate(current.settings, update);
+      const updated: ServiceRecord = { ...current, updatedAt: this.#ctx.clock.now() };
+      if (settings === undefined) delete updated.settings;
+      else updated.settings = settings;
+      store.updateService(updated);
+      const changes = Object.entries(update).map(([name, value]) => `${SETTING_MEMBERS[name as keyof typeof SETTING_MEMBERS]} ${value === null ? 'back to the default' : `= ${value}`}`).join(', ');
+      store.appendServiceEvent({ serviceId: current.id, at: updated.updatedAt, type: 'settings-changed', message: `Settings changed: ${changes}` });
+      return updated;
+    });
+    this.#ctx.onChange();
+    return this.#settingsOutput(service);
+  }
+
+  /** The settings in force for a service (its own over the installation's defaults). */
+  describeServiceSettings(input: ApiInput): ApiOutput {
+    assertShape(OPERATION_EXTENSION_SHAPES.DescribeServiceSettings as Shape, input);
+    return this.#settingsOutput(serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string));
+  }
+
+  /**
+   * A service's event log, newest first. Pages by the events' sequence numbers, not by position,
+   * so events written between two pages neither repeat nor shift the listing; the oldest are
+   * trimmed by the store (SERVICE_EVENTS_KEPT per service). Like ListOperations, it answers for
+   * a DELETED service too: its log says how it ended.
+   */
+  listServiceEvents(input: ApiInput): ApiOutput {
+    assertShape(OPERATION_EXTENSION_SHAPES.ListServiceEvents as Shape, input);
+    const service = serviceByArn(this.#ctx.store, this.#ctx.arn, input.ServiceArn as string);
+    const scope = `ListServiceEvents ${service.arn}`;
+    const beforeSeq = typeof input.NextToken === 'string' ? eventCursorOf(input.NextToken, scope) : undefined;
+    const max = typeof input.MaxResults === 'number' ? input.MaxResults : DEFAULT_EVENTS_PAGE;
+    // One more than the page, to know whether another page follows.
+    const events = this.#ctx.store.listServiceEvents(service.id, max + 1, beforeSeq);
+    const page = events.slice(0, max);
+    const last = page.at(-1);
+    return {
+      Events: page.map(eventOutput),
+      ...(events.length > max && last !== undefined && { NextToken: eventCursorToken(last.seq, scope) }),
+    };
   }
 
   listOperations(input: ApiInput): ApiOutput {
@@ -274,11 +341,29 @@ export class ServiceApi {
     return config;
   }
 
+  /**
+   * The `Service` of every service operation's output: App Runner's members, then Berth's
+   * extensions (clients that know only App Runner drop them): `Settings`, `LastDeployment` (so a
+   * failed or rolled-back deployment shows here, not only in ListOperations) and `CrashLoop`
+   * while the reconciler is backing off a revision whose instances keep failing.
+   */
   #output(service: ServiceRecord): ApiOutput {
     const { store } = this.#ctx;
     const asc = store.getResource('autoscalingconfiguration', service.autoScalingConfigurationArn) as AutoScalingConfigurationRecord | undefined;
     if (asc === undefined) throw new Error(`service ${service.name} refers to the missing auto scaling configuration ${service.autoScalingConfigurationArn}`);
-    return serviceOutput(service, autoScalingConfigurationSummary(asc, ascHasAssociatedService(store, asc.key)));
+    const lastDeployment = store.listOperations(service.id).find((op) => DEPLOYMENT_OPERATION_TYPES.includes(op.type));
+    // The reconciler clears the key by setting it empty.
+    const crashLoop = store.getMeta(crashLoopKey(service.id)) || undefined;
+    return {
+      ...serviceOutput(service, autoScalingConfigurationSummary(asc, ascHasAssociatedService(store, asc.key))),
+      Settings: settingsOutput(effectiveSettings(service.settings, this.#ctx.serviceSettings)),
+      ...(lastDeployment !== undefined && { LastDeployment: operationSummary(lastDeployment) }),
+      ...(crashLoop !== undefined && { CrashLoop: crashLoopOutput(JSON.parse(crashLoop) as CrashLoopState) }),
+    };
+  }
+
+  #settingsOutput(service: ServiceRecord): ApiOutput {
+    return { ServiceArn: service.arn, Settings: settingsOutput(effectiveSettings(service.settings, this.#ctx.serviceSettings)) };
   }
 }
 
@@ -292,4 +377,50 @@ export function mergeTags(current: readonly Tag[], added: readonly Tag[]): Tag[]
   // A Value sent as JSON null is absent, as AWS reads it.
   for (const tag of added) byKey.set(tag.Key, tag.Value === undefined || tag.Value === null ? { Key: tag.Key } : { Key: tag.Key, Value: tag.Value });
   return [...byKey.values()];
+}
+
+const DEFAULT_EVENTS_PAGE = 50;
+
+/** `deployment-failed` → `DEPLOYMENT_FAILED`: enums on the wire are upper case, as App Runner's. */
+function eventOutput(event: StoredServiceEvent): ApiOutput {
+  return {
+    At: epochSeconds(event.at),
+    Type: event.type.toUpperCase().replaceAll('-', '_'),
+    Message: event.message,
+    ...(event.operationId !== undefined && { OperationId: event.operationId }),
+    ...(event.instanceId !== undefined && { InstanceId: event.instanceId }),
+    ...(event.revisionId !== undefined && { RevisionId: event.revisionId }),
+  };
+}
+
+function crashLoopOutput(state: CrashLoopState): ApiOutput {
+  return { RevisionId: state.revisionId, Failures: state.failures, LastReason: state.lastReason, NextStartAt: epochSeconds(state.nextStartAt) };
+}
+
+/*
+ * ListServiceEvents' NextToken: the sequence number to continue below, bound to its listing as
+ * core/pagination.ts binds its tokens (same form: base64url JSON with a hash of the scope), so a
+ * token keeps its place however many events arrive or are trimmed between pages.
+ */
+const scopeHashOf = (scope: string): string => createHash('sha256').update(scope).digest('base64url').slice(0, 16);
+
+function eventCursorToken(seq: number, scope: string): string {
+  return Buffer.from(JSON.stringify({ s: scopeHashOf(scope), b: seq })).toString('base64url');
+}
+
+function eventCursorOf(token: string, scope: string): number {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  const fields = typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded) ? (decoded as { s?: unknown; b?: unknown }) : undefined;
+  if (fields === undefined || !Number.isSafeInteger(fields.b) || typeof fields.s !== 'string') {
+    throw invalidRequest(`The NextToken '${token.slice(0, 40)}' is invalid; pass the NextToken of the previous page unchanged`);
+  }
+  if (fields.s !== scopeHashOf(scope)) {
+    throw invalidRequest(`The NextToken '${token.slice(0, 40)}' does not belong to this listing; keep the other parameters the same across pages`);
+  }
+  return fields.b as number;
 }

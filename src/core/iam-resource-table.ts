@@ -143,6 +143,9 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'berth:GetConnectionWebhook': givenArn('ConnectionArn', 'connection'),
   'berth:RotateConnectionWebhookSecret': givenArn('ConnectionArn', 'connection'),
   'berth:DescribeOperation': SERVICE,
+  'berth:UpdateServiceSettings': SERVICE,
+  'berth:DescribeServiceSettings': SERVICE,
+  'berth:ListServiceEvents': SERVICE,
 };
 
 /** `AppRunner.DescribeService` → `apprunner:DescribeService`, `Berth.CreateUser` → `berth:CreateUser`. */

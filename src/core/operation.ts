@@ -4,7 +4,8 @@
  */
 import type { BuildRecord } from './build-record.ts';
 import { ARN } from './model/app-runner-shapes.ts';
-import { str, struct, type Shape } from './model/shape.ts';
+import { int, str, struct, type Shape } from './model/shape.ts';
+import { SETTING_LIMITS, SETTING_MEMBERS, SETTING_NAMES } from './service-settings.ts';
 import { epochSeconds } from './time.ts';
 
 export type OperationType = 'CREATE_SERVICE' | 'UPDATE_SERVICE' | 'START_DEPLOYMENT' | 'PAUSE_SERVICE' | 'RESUME_SERVICE' | 'DELETE_SERVICE';
@@ -39,12 +40,21 @@ export function operationSummary(op: OperationRecord): Record<string, unknown> {
   };
 }
 
-/** Input shapes of Berth's operation extensions (target prefix `Berth`). */
+/** The operations that deploy a revision: DescribeService's `LastDeployment` is the newest of them. */
+export const DEPLOYMENT_OPERATION_TYPES: readonly OperationType[] = ['CREATE_SERVICE', 'UPDATE_SERVICE', 'START_DEPLOYMENT', 'RESUME_SERVICE'];
+
+/** Each setting's member, an integer within its limits (null, meaning "the default", passes the shape). */
+const SETTING_SHAPES: Record<string, Shape> = Object.fromEntries(SETTING_NAMES.map((name) => [SETTING_MEMBERS[name], int(SETTING_LIMITS[name])]));
+
+/** Input shapes of Berth's extensions of the service operations (target prefix `Berth`). */
 export const OPERATION_EXTENSION_SHAPES: Readonly<Record<string, Shape>> = {
   DescribeOperation: struct(
     { ServiceArn: ARN, OperationId: str({ min: 1, max: 64, pattern: /^[0-9a-f]{32}$/ }) },
     ['ServiceArn', 'OperationId'],
   ),
+  UpdateServiceSettings: struct({ ServiceArn: ARN, ...SETTING_SHAPES }, ['ServiceArn']),
+  DescribeServiceSettings: struct({ ServiceArn: ARN }, ['ServiceArn']),
+  ListServiceEvents: struct({ ServiceArn: ARN, MaxResults: int({ min: 1, max: 100 }), NextToken: str({ min: 1, max: 1024 }) }, ['ServiceArn']),
 };
 
 /**

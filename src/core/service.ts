@@ -8,6 +8,7 @@ import { BerthError, invalidRequest, showValue } from './errors.ts';
 import { checkBranchName, normalizeSourceDirectory, parseGitUrl } from './git-url.ts';
 import { IMAGE_REFERENCE_FORM, parseImageReference } from './image-reference.ts';
 import { describeCombinations, parseCpu, parseMemory, VALID_COMBINATIONS } from './instance-size.ts';
+import type { ServiceSettings } from './service-settings.ts';
 import { INPUT_SHAPES } from './model/app-runner-shapes.ts';
 import { isPlainObject, validateShape, validationMessage } from './model/shape.ts';
 import { epochSeconds } from './time.ts';
@@ -88,6 +89,8 @@ export interface ServiceRecord {
   minSize: number;
   maxConcurrency: number;
   maxSize: number;
+  /** Berth's per-service settings (service-settings.ts); unset members take the defaults. */
+  settings?: Partial<ServiceSettings>;
   createdAt: number;
   updatedAt: number;
   deletedAt?: number;

@@ -7,6 +7,7 @@ import type { AccessKeyRecord, PlaintextAccessKeyRecord, SessionRecord, UserPoli
 import type { OperationRecord } from './operation.ts';
 import type { ResourceKind, ResourceRecord } from './resources.ts';
 import type { BuildRecord } from './build-record.ts';
+import type { ServiceEvent, StoredServiceEvent } from './service-events.ts';
 import type { RevisionSpec, ServiceConfig, ServiceRecord, Tag } from './service.ts';
 
 export interface RevisionRecord {
@@ -50,6 +51,11 @@ export interface Store {
   buildsOfOperation(operationId: string): BuildRecord[];
   /** Successful builds whose image has not been discarded, oldest first. */
   listBuildsWithImages(): BuildRecord[];
+
+  /** Appends to a service's event log, dropping its oldest beyond SERVICE_EVENTS_KEPT. */
+  appendServiceEvent(event: ServiceEvent): void;
+  /** A service's events, newest first: at most `limit`, older than `beforeSeq` when given. */
+  listServiceEvents(serviceId: string, limit: number, beforeSeq?: number): StoredServiceEvent[];
 
   insertOperation(operation: OperationRecord): void;
   updateOperation(operation: OperationRecord): void;

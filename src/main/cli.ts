@@ -3,7 +3,8 @@
  * The `berth` command. `berth up` runs the control plane and the router as two child
  * processes and supervises them (a crashed one is restarted; Ctrl-C stops both cleanly);
  * `berth control-plane` and `berth router` run one of them in the foreground; `berth iam`
- * manages users, keys and policies through the API.
+ * manages users, keys and policies through the API; `berth operations`, `build-log`, `events`
+ * and `settings` show and change a service through it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ Commands:
   iam             Users, access keys and policies (berth iam help lists the subcommands)
   operations      A service's operations and why each ended as it did
   build-log       The build output of a deployment from source (--follow while it runs)
+  events          A service's event log: deployments, instances and why they stopped
+  settings        A service's timeouts and ephemeral storage limit, shown or changed
   help            Show this help
 
 Options (each overrides the configuration file):
@@ -40,7 +43,8 @@ Options (each overrides the configuration file):
   --region <region>      Region in ARNs and SigV4 scopes (default us-east-1)
   --docker-socket <path> Docker engine socket (default /var/run/docker.sock)
   --verbose              Log every API request
-  --endpoint <url>       berth iam, operations, build-log: the API to call (default the configured API address)
+  --endpoint <url>       berth iam, operations, build-log, events, settings: the API to call
+                         (default the configured API address)
 
 ${IAM_COMMANDS_HELP}
 
@@ -59,9 +63,15 @@ const OPTIONS = {
   region: { type: 'string' },
   'docker-socket': { type: 'string' },
   verbose: { type: 'boolean' },
-  // berth iam, operations, build-log
+  // berth iam, operations, build-log, events, settings
   endpoint: { type: 'string' },
   follow: { type: 'boolean' },
+  limit: { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'startup-timeout': { type: 'string' },
+  'ephemeral-storage': { type: 'string' },
+  default: { type: 'string', multiple: true },
   status: { type: 'string' },
   document: { type: 'string' },
   duration: { type: 'string' },
@@ -104,7 +114,16 @@ export function configFromFlags(flags: Flags, env: NodeJS.ProcessEnv): Readonly<
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    // An unknown flag or one without its value is a usage mistake: said plainly, status 2.
+    if (!String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw error;
+    process.stderr.write(`berth: ${(error as Error).message}\nberth help lists the commands and their options\n`);
+    return 2;
+  }
+  const { values: flags, positionals } = parsed;
   const command = positionals[0] ?? 'help';
   if (flags.help || command === 'help') {
     process.stdout.write(USAGE);
@@ -128,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'operations':
     case 'build-log':
+    case 'events':
+    case 'settings':
       return runServiceCommand(command, positionals.slice(1), flags, config, {
         env: process.env,
         stdout: (text) => process.stdout.write(text),

@@ -14,7 +14,7 @@ import { NetworkProber } from '../adapters/probe/network-prober.ts';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { ensureDefaultAutoScalingConfiguration } from '../core/auto-scaling.ts';
-import { berthPaths, type BerthConfig } from '../core/config.ts';
+import { berthPaths, defaultServiceSettings, type BerthConfig } from '../core/config.ts';
 import {
   accessKeySecretContext,
   ADMIN_POLICY_DOCUMENT,
@@ -32,6 +32,7 @@ import { SecretBox } from '../core/secret-box.ts';
 import type { Store } from '../core/store.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
+import { RouterFleet } from '../control/router-fleet.ts';
 import { SourceBuilds } from '../control/source-builds.ts';
 import { AutoDeployer, type AutoDeployEvent } from '../control/auto-deploy.ts';
 import type { WebhookDeps } from '../edges/api/webhook-endpoint.ts';
@@ -146,6 +147,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   log('info', 'control-plane', `instances run on the ${runtime.name} runtime; source code is built by the ${execution.builder.name} builder`);
 
   const feed = new RouteFeed();
+  const fleet = new RouterFleet(clock);
   // The tracker reports to the reconciler, which is made after it.
   const onHealthChange: { to?: Reconciler } = {};
   const health = new HealthTracker(new NetworkProber(), (id, verdict) => onHealthChange.to?.onHealthChange(id, verdict));
@@ -171,14 +173,19 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     clock,
     options: {
       intervalMs: config.reconcile.intervalMs,
-      startupTimeoutMs: config.reconcile.startupTimeoutSeconds * 1000,
+      defaults: defaultServiceSettings(config),
       stopGraceSeconds: config.reconcile.stopGraceSeconds,
     },
-    publish: (table) => feed.publish(table),
+    publish: (table) => {
+      // Noted first: a router's report naming this table must find it.
+      fleet.published(table);
+      feed.publish(table);
+    },
     emit: logReconcilerEvent,
     lifecycleSteps: [() => advanceVpcIngressConnections(store, systemClock)],
     builds,
     ...(execution.digests !== undefined && { digests: execution.digests }),
+    fleet,
   });
   wake.reconciler = reconciler;
   onHealthChange.to = reconciler;
@@ -188,6 +195,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     arn: { region: config.region, accountId: config.accountId },
     domain: config.domain,
     quotas: config.quotas,
+    serviceSettings: defaultServiceSettings(config),
     secrets,
     onChange: () => reconciler.wake(),
   };
@@ -219,7 +227,13 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     clock,
     webhooks,
   });
-  const control = createControlServer(feed);
+  const control = createControlServer(feed, {
+    onReport: (report) => {
+      fleet.record(report);
+      // A report may say an instance being drained has finished its last request.
+      if (reconciler.draining) reconciler.wake();
+    },
+  });
   rmSync(paths.controlSocket, { force: true });
   await listen(control, paths.controlSocket);
   const apiPort = await listen(api, config.api.port, config.api.host);

@@ -1,17 +1,51 @@
 /**
  * @module
- * `berth operations SERVICE` and `berth build-log SERVICE [OPERATION] [--follow]`: what a
- * service's deployments did, including what the AWS CLI cannot show (App Runner's operation
- * summaries have no message and no build output): why an operation failed, the commit it
- * built, and the build's output, followed while it runs. SERVICE is a name or an ARN.
+ * `berth operations SERVICE`, `berth build-log SERVICE [OPERATION] [--follow]`, `berth events
+ * SERVICE` and `berth settings SERVICE`: what a service's deployments and instances did,
+ * including what the AWS CLI cannot show (App Runner's operation summaries have no message and
+ * no build output, and it has no event log): why an operation failed, the commit it built, the
+ * build's output, followed while it runs, and Berth's own per-service settings. SERVICE is a
+ * name or an ARN.
  */
 import type { BerthConfig } from '../core/config.ts';
+import { SERVICE_EVENTS_KEPT } from '../core/service-events.ts';
+import { SETTING_LIMITS, SETTING_MEMBERS, SETTING_NAMES, type ServiceSettings } from '../core/service-settings.ts';
 import { allPages, ApiUsageError, callApi, credentialsOf, endpointOf, type ApiClient } from './api-client.ts';
 
 export const SERVICE_COMMANDS_HELP = `berth operations SERVICE                   A service's operations, newest first, with why each ended as it did
 berth build-log SERVICE [OPERATION] [--follow]
                                            The build output of an operation (default the newest); --follow
-                                           prints it as it comes until the build ends`;
+                                           prints it as it comes until the build ends
+berth events SERVICE [--limit N]           The service's newest N events (default 50, at most ${SERVICE_EVENTS_KEPT}), oldest
+                                           first like a log: deployments, instances started and stopped and why
+berth settings SERVICE [--request-timeout S] [--idle-timeout S] [--startup-timeout S]
+                       [--ephemeral-storage MB] [--default NAME]...
+                                           Without flags, the service's settings; with flags, changes them (no
+                                           deployment needed). --default request-timeout (idle-timeout,
+                                           startup-timeout, ephemeral-storage) returns one to the installation's
+                                           default; repeat it or separate names with commas`;
+
+/** The settings' flags, by setting. */
+const SETTING_FLAGS: Readonly<Record<keyof ServiceSettings, SettingFlag>> = {
+  requestTimeoutSeconds: 'request-timeout',
+  idleTimeoutSeconds: 'idle-timeout',
+  startupTimeoutSeconds: 'startup-timeout',
+  ephemeralStorageMb: 'ephemeral-storage',
+};
+type SettingFlag = 'request-timeout' | 'idle-timeout' | 'startup-timeout' | 'ephemeral-storage';
+
+export type ServiceCommand = 'operations' | 'build-log' | 'events' | 'settings';
+
+export interface ServiceCommandFlags {
+  endpoint?: string | undefined;
+  follow?: boolean | undefined;
+  limit?: string | undefined;
+  'request-timeout'?: string | undefined;
+  'idle-timeout'?: string | undefined;
+  'startup-timeout'?: string | undefined;
+  'ephemeral-storage'?: string | undefined;
+  default?: readonly string[] | undefined;
+}
 
 export interface ServiceCommandIo {
   env: NodeJS.ProcessEnv;
@@ -23,21 +57,36 @@ export interface ServiceCommandIo {
 
 type Json = Record<string, unknown>;
 
-/** Runs `berth operations …` or `berth build-log …`; returns the exit status. */
+/** Runs `berth operations …`, `berth build-log …`, `berth events …` or `berth settings …`; returns the exit status. */
 export async function runServiceCommand(
-  command: 'operations' | 'build-log',
+  command: ServiceCommand,
   args: readonly string[],
-  flags: { endpoint?: string | undefined; follow?: boolean | undefined },
+  flags: ServiceCommandFlags,
   config: Readonly<BerthConfig>,
   io: ServiceCommandIo,
 ): Promise<number> {
   try {
-    const max = command === 'operations' ? 1 : 2;
+    const max = command === 'build-log' ? 2 : 1;
     if (args.length < 1 || args.length > max) {
-      throw new ApiUsageError(command === 'operations' ? 'operations takes SERVICE (a name or an ARN)' : 'build-log takes SERVICE [OPERATION]');
+      throw new ApiUsageError(command === 'build-log' ? 'build-log takes SERVICE [OPERATION]' : `${command} takes SERVICE (a name or an ARN)`);
     }
+    checkFlagsApply(command, flags);
+    // Flags are checked before anything is asked of the API.
+    const limit = command === 'events' ? eventLimitOf(flags.limit) : 0;
+    const update = command === 'settings' ? settingsUpdateOf(flags) : undefined;
     const client: ApiClient = { endpoint: endpointOf(flags.endpoint, config), region: config.region, credentials: credentialsOf(io.env, config) };
     const serviceArn = await resolveService(client, args[0] as string);
+    if (command === 'events') {
+      for (const event of (await newestEvents(client, serviceArn, limit)).reverse()) io.stdout(`${formatEvent(event)}\n`);
+      return 0;
+    }
+    if (command === 'settings') {
+      const reply = update === undefined
+        ? await callApi(client, 'Berth.DescribeServiceSettings', { ServiceArn: serviceArn })
+        : await callApi(client, 'Berth.UpdateServiceSettings', { ServiceArn: serviceArn, ...update });
+      io.stdout(formatSettings(reply.Settings as Json));
+      return 0;
+    }
     const operations = (await allPages(client, 'AppRunner.ListOperations', { ServiceArn: serviceArn }, 'OperationSummaryList')) as Json[];
     if (command === 'operations') {
       for (const op of operations) io.stdout(`${formatOperation(op)}\n`);
@@ -62,6 +111,75 @@ async function resolveService(client: ApiClient, nameOrArn: string): Promise<str
   const found = services.find((s) => s.ServiceName === nameOrArn);
   if (found === undefined) throw new Error(`no service named ${nameOrArn}; berth lists services with: aws apprunner list-services`);
   return found.ServiceArn as string;
+}
+
+/** A flag another command takes is a mistake here, not something to ignore. */
+function checkFlagsApply(command: ServiceCommand, flags: ServiceCommandFlags): void {
+  const given = (names: readonly string[]): string[] => names.filter((n) => flags[n as keyof ServiceCommandFlags] !== undefined);
+  const own: Record<ServiceCommand, readonly string[]> = {
+    operations: [],
+    'build-log': ['follow'],
+    events: ['limit'],
+    settings: [...Object.values(SETTING_FLAGS), 'default'],
+  };
+  const foreign = given(['follow', 'limit', ...Object.values(SETTING_FLAGS), 'default']).filter((n) => !own[command].includes(n));
+  if (foreign.length > 0) throw new ApiUsageError(`${command} does not take ${foreign.map((n) => `--${n}`).join(', ')}`);
+}
+
+function eventLimitOf(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const limit = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(limit >= 1 && limit <= SERVICE_EVENTS_KEPT)) throw new ApiUsageError(`--limit is '${value}'; expected a whole number from 1 to ${SERVICE_EVENTS_KEPT}`);
+  return limit;
+}
+
+/**
+ * The UpdateServiceSettings members the flags ask for (a number, or null for --default), or
+ * undefined when no flag is given (describe). Values are checked here against the same limits
+ * the API applies, so a mistake is told with the flag's name.
+ */
+function settingsUpdateOf(flags: ServiceCommandFlags): Record<string, number | null> | undefined {
+  const update: Record<string, number | null> = {};
+  for (const name of SETTING_NAMES) {
+    const flag = SETTING_FLAGS[name];
+    const value = flags[flag];
+    if (value === undefined) continue;
+    const { min, max } = SETTING_LIMITS[name];
+    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= min && number <= max)) {
+      throw new ApiUsageError(`--${flag} is '${value}'; expected a whole number from ${min} to ${max} (${name === 'ephemeralStorageMb' ? 'MiB' : 'seconds'})`);
+    }
+    update[SETTING_MEMBERS[name]] = number;
+  }
+  const byFlag = new Map(SETTING_NAMES.map((name) => [SETTING_FLAGS[name] as string, name]));
+  for (const flag of (flags.default ?? []).flatMap((d) => d.split(',')).map((d) => d.trim())) {
+    const name = byFlag.get(flag);
+    if (name === undefined) throw new ApiUsageError(`--default '${flag}' names no setting; expected one of ${[...byFlag.keys()].join(', ')}`);
+    if (typeof update[SETTING_MEMBERS[name]] === 'number') throw new ApiUsageError(`--${flag} and --default ${flag} contradict each other; give one`);
+    update[SETTING_MEMBERS[name]] = null;
+  }
+  return Object.keys(update).length === 0 ? undefined : update;
+}
+
+/** The newest `limit` events, newest first, over as many pages as that takes. */
+async function newestEvents(client: ApiClient, serviceArn: string, limit: number): Promise<Json[]> {
+  const events: Json[] = [];
+  let token: string | undefined;
+  do {
+    const page = await callApi(client, 'Berth.ListServiceEvents', { ServiceArn: serviceArn, MaxResults: Math.min(100, limit - events.length), ...(token !== undefined && { NextToken: token }) });
+    events.push(...((page.Events as Json[] | undefined) ?? []));
+    token = typeof page.NextToken === 'string' ? page.NextToken : undefined;
+  } while (token !== undefined && events.length < limit);
+  return events;
+}
+
+function formatEvent(event: Json): string {
+  const at = new Date(Number(event.At) * 1000).toISOString();
+  return `${at}  ${String(event.Type).padEnd(20)}  ${String(event.Message).replaceAll('\n', '\n    ')}`;
+}
+
+function formatSettings(settings: Json): string {
+  return SETTING_NAMES.map((name) => `${SETTING_FLAGS[name].padEnd(18)} ${String(settings[SETTING_MEMBERS[name]])} ${name === 'ephemeralStorageMb' ? 'MiB' : 's'}\n`).join('');
 }
 
 function formatOperation(op: Json): string {

@@ -204,6 +204,31 @@ describe('policies', () => {
     assertRefused(await callAs(notResource, 'DescribeService', { ServiceArn: services['acl-alpha'] }), 'AccessDeniedException', /acl-alpha/);
   });
 
+  test("a service's settings and event log are berth: actions on the service, apart from apprunner:*", async () => {
+    const alpha = services['acl-alpha'] as string;
+    const beta = services['acl-beta'] as string;
+    const appRunnerOnly = await userWithKey('acl-apprunner-only', { P: policyOf({ Effect: 'Allow', Action: 'apprunner:*', Resource: alpha }) });
+    await ok(appRunnerOnly, 'DescribeService', { ServiceArn: alpha });
+    const before = api.dump();
+    for (const operation of ['UpdateServiceSettings', 'DescribeServiceSettings', 'ListServiceEvents']) {
+      assertRefused(await callAs(appRunnerOnly, `Berth.${operation}`, { ServiceArn: alpha, RequestTimeoutSeconds: 30 }), 'AccessDeniedException',
+        `User: ${userArn('acl-apprunner-only')} is not authorized to perform: berth:${operation} on resource: ${alpha}`);
+    }
+    assert.equal(api.dump(), before, 'the refused update changed nothing');
+
+    const watcher = await userWithKey('acl-watcher', { P: policyOf({ Effect: 'Allow', Action: ['berth:DescribeServiceSettings', 'berth:ListServiceEvents'], Resource: alpha }) });
+    assert.equal((await ok(watcher, 'Berth.DescribeServiceSettings', { ServiceArn: alpha })).ServiceArn, alpha);
+    assert.ok(Array.isArray((await ok(watcher, 'Berth.ListServiceEvents', { ServiceArn: alpha })).Events));
+    assertRefused(await callAs(watcher, 'Berth.ListServiceEvents', { ServiceArn: beta }), 'AccessDeniedException', new RegExp(`berth:ListServiceEvents on resource: ${beta}$`));
+    assertRefused(await callAs(watcher, 'Berth.UpdateServiceSettings', { ServiceArn: alpha, RequestTimeoutSeconds: 30 }), 'AccessDeniedException', /berth:UpdateServiceSettings/);
+    assertRefused(await callAs(watcher, 'Berth.DescribeServiceSettings', { ServiceArn: 42 }), 'AccessDeniedException', new RegExp(`on resource: arn:aws:apprunner:${REGION}:${ACCOUNT}:service/\\*$`));
+
+    const tuner = await userWithKey('acl-tuner', { P: policyOf({ Effect: 'Allow', Action: 'berth:UpdateServiceSettings', Resource: alpha }) });
+    const { Settings } = await ok(tuner, 'Berth.UpdateServiceSettings', { ServiceArn: alpha, RequestTimeoutSeconds: 30 });
+    assert.equal((Settings as { RequestTimeoutSeconds: number }).RequestTimeoutSeconds, 30);
+    await ok(tuner, 'Berth.UpdateServiceSettings', { ServiceArn: alpha, RequestTimeoutSeconds: null });
+  });
+
   test('a policy change applies to the next request', async () => {
     const changing = await userWithKey('acl-changing');
     assertRefused(await callAs(changing, 'ListServices'), 'AccessDeniedException', /ListServices/);

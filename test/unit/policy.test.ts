@@ -2,6 +2,7 @@
 // authorized as: pure core code, tested directly.
 import assert from 'node:assert/strict';
 import { CONNECTION_EXTENSION_SHAPES } from '../../src/core/connection.ts';
+import { OPERATION_EXTENSION_SHAPES } from '../../src/core/operation.ts';
 import { describe, it } from 'node:test';
 import { BerthError } from '../../src/core/errors.ts';
 import { ACTION_RULES, actionOf, authorizationRequest, type ResourceContext } from '../../src/core/iam-resource-table.ts';
@@ -225,7 +226,7 @@ describe('what each operation is authorized as', () => {
 
   it('has a rule for every App Runner operation and every Berth operation', () => {
     assert.equal(APP_RUNNER_OPERATIONS.length, 37);
-    const berth = [...IAM_OPERATIONS, ...Object.keys(CONNECTION_EXTENSION_SHAPES)];
+    const berth = [...IAM_OPERATIONS, ...Object.keys(CONNECTION_EXTENSION_SHAPES), ...Object.keys(OPERATION_EXTENSION_SHAPES)];
     const missing = [...APP_RUNNER_OPERATIONS.map((op) => `apprunner:${op}`), ...berth.map((op) => `berth:${op}`)].filter((a) => !Object.hasOwn(ACTION_RULES, a));
     assert.deepEqual(missing, []);
   });

@@ -122,4 +122,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX builds_by_revision ON builds(revision_id, started_at);
   CREATE INDEX builds_by_operation ON builds(operation_id);
   `,
+  // 5: each service's event log (core/service-events.ts). `seq` is the rowid, the cursor
+  // ListServiceEvents pages by: a new row takes one above the highest, and trimming never removes
+  // a service's newest event, so within a log it only grows (no AUTOINCREMENT needed). A deleted
+  // service keeps its log (it explains the deletion); the log goes with the service's row if
+  // that is ever purged.
+  `
+  CREATE TABLE service_events (
+    seq         INTEGER PRIMARY KEY,
+    service_id  TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    body        TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX service_events_by_service ON service_events(service_id, seq);
+  `,
 ];

@@ -7,6 +7,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { BuildRecord } from '../../core/build-record.ts';
 import type { OperationRecord } from '../../core/operation.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/resources.ts';
+import { SERVICE_EVENTS_KEPT, type ServiceEvent, type StoredServiceEvent } from '../../core/service-events.ts';
 import type { ServiceRecord, Tag } from '../../core/service.ts';
 import type { AccessKeyRecord, PlaintextAccessKeyRecord, SessionRecord, UserPolicyRecord, UserRecord } from '../../core/iam.ts';
 import type { RevisionRecord, Store } from '../../core/store.ts';
@@ -130,6 +131,23 @@ export class SqliteStore implements Store {
     return this.#stmt(
       "SELECT body FROM builds WHERE body ->> '$.status' = 'SUCCEEDED' AND body ->> '$.imageDiscardedAt' IS NULL ORDER BY started_at, rowid",
     ).all().map((r) => parse(r) as BuildRecord);
+  }
+
+  appendServiceEvent(event: ServiceEvent): void {
+    this.transaction(() => {
+      this.#stmt('INSERT INTO service_events (service_id, at, body) VALUES (?, ?, ?)').run(event.serviceId, event.at, JSON.stringify(event));
+      // Everything at or below the seq of the first event past the newest SERVICE_EVENTS_KEPT.
+      this.#stmt(
+        `DELETE FROM service_events WHERE service_id = ? AND seq <= (
+           SELECT seq FROM service_events WHERE service_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      ).run(event.serviceId, event.serviceId, SERVICE_EVENTS_KEPT);
+    });
+  }
+
+  listServiceEvents(serviceId: string, limit: number, beforeSeq?: number): StoredServiceEvent[] {
+    return this.#stmt('SELECT seq, body FROM service_events WHERE service_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(serviceId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit)
+      .map((r) => ({ ...(parse(r) as ServiceEvent), seq: Number(r.seq) }));
   }
 
   insertOperation(op: OperationRecord): void {

@@ -2,7 +2,9 @@
  * Invalid requests to the nine service operations (app-runner-api.md §2.1, §3.1–§3.9, §5.3):
  * every constraint of every CreateService/UpdateService member, the cross-member rules
  * `configFromInput` checks, references to resources that do not exist, the state rules, and
- * the ARN, MaxResults and NextToken rules of the read operations.
+ * the ARN, MaxResults and NextToken rules of the read operations; and of Berth's extensions
+ * on services (DescribeOperation, UpdateServiceSettings, DescribeServiceSettings,
+ * ListServiceEvents).
  *
  * Setup makes four services: one RUNNING, one PAUSED, one CREATE_FAILED (its image cannot be
  * pulled) and one DELETED, plus a NextToken of each listing to send where it does not belong.
@@ -237,6 +239,36 @@ const listCases = (operation: string, withArn: (f: Fixtures) => Body): InvalidCa
   { name: 'a NextToken that is a number', operation, body: (f) => ({ ...withArn(f), NextToken: 2 }), error: 'InvalidRequestException', message: /Value 2 at 'nextToken' must be a string/ },
 ];
 
+/** Berth.UpdateServiceSettings: the ServiceArn rules (with a setting, so the lookup is reached) and each setting's limits. */
+const settingsCases = (): InvalidCase[] => {
+  const operation = 'Berth.UpdateServiceSettings';
+  const withArn = (members: Body) => (f: Fixtures): Body => ({ ServiceArn: f.svcRunningArn, ...members });
+  const setting = (name: string, members: Body, message: RegExp): InvalidCase => ({ name, operation, body: withArn(members), error: 'InvalidRequestException', message });
+  return [
+    { name: 'no ServiceArn', operation, body: () => ({ RequestTimeoutSeconds: 60 }), error: 'InvalidRequestException', message: /Value null at 'serviceArn' failed to satisfy constraint: Member must not be null/ },
+    { name: 'a malformed ServiceArn', operation, body: () => ({ ServiceArn: 'svc-cases-running', RequestTimeoutSeconds: 60 }), error: 'InvalidRequestException', message: /'svc-cases-running' at 'serviceArn' failed to satisfy constraint: Member must satisfy regular expression pattern/ },
+    { name: 'a ServiceArn naming a connection', operation, body: (f) => ({ ServiceArn: connectionArn(f), RequestTimeoutSeconds: 60 }), error: 'InvalidRequestException', message: /at 'serviceArn' is not a service ARN/ },
+    { name: 'a service that does not exist', operation, body: (f) => ({ ServiceArn: ghostService(f), RequestTimeoutSeconds: 60 }), error: 'ResourceNotFoundException', message: /No service with ARN '.*service\/svc-ghost\/0123456789abcdef0123456789abcdef'/ },
+    setting('no setting', {}, /No setting to change: give at least one of RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb/),
+    setting('RequestTimeoutSeconds 0', { RequestTimeoutSeconds: 0 }, /Value '0' at 'requestTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 1/),
+    setting('RequestTimeoutSeconds 3601', { RequestTimeoutSeconds: 3601 }, /Value '3601' at 'requestTimeoutSeconds' failed to satisfy constraint: Member must have value less than or equal to 3600/),
+    setting('IdleTimeoutSeconds 0', { IdleTimeoutSeconds: 0 }, /Value '0' at 'idleTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 1/),
+    setting('IdleTimeoutSeconds 3601', { IdleTimeoutSeconds: 3601 }, /Value '3601' at 'idleTimeoutSeconds' failed to satisfy constraint: Member must have value less than or equal to 3600/),
+    setting('StartupTimeoutSeconds 9', { StartupTimeoutSeconds: 9 }, /Value '9' at 'startupTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 10/),
+    setting('StartupTimeoutSeconds 3601', { StartupTimeoutSeconds: 3601 }, /Value '3601' at 'startupTimeoutSeconds' failed to satisfy constraint: Member must have value less than or equal to 3600/),
+    setting('EphemeralStorageMb 63', { EphemeralStorageMb: 63 }, /Value '63' at 'ephemeralStorageMb' failed to satisfy constraint: Member must have value greater than or equal to 64/),
+    setting('EphemeralStorageMb 102401', { EphemeralStorageMb: 102_401 }, /Value '102401' at 'ephemeralStorageMb' failed to satisfy constraint: Member must have value less than or equal to 102400/),
+    setting('a negative RequestTimeoutSeconds', { RequestTimeoutSeconds: -5 }, /Value '-5' at 'requestTimeoutSeconds'/),
+    setting('a fractional IdleTimeoutSeconds', { IdleTimeoutSeconds: 2.5 }, /Value 2.5 at 'idleTimeoutSeconds' must be an integer/),
+    setting('StartupTimeoutSeconds as a string', { StartupTimeoutSeconds: '60' }, /Value "60" at 'startupTimeoutSeconds' must be an integer/),
+    setting('EphemeralStorageMb as a boolean', { EphemeralStorageMb: true }, /Value true at 'ephemeralStorageMb' must be an integer/),
+    setting('two settings out of range at once', { RequestTimeoutSeconds: 0, EphemeralStorageMb: 1 }, /^2 validation errors detected: .*'requestTimeoutSeconds'.*; .*'ephemeralStorageMb'/),
+    setting('a good setting beside a bad one', { RequestTimeoutSeconds: 60, IdleTimeoutSeconds: 0 }, /^1 validation error detected: Value '0' at 'idleTimeoutSeconds'/),
+    setting('an unknown member', { RequestTimeoutSeconds: 60, MemoryMb: 512 }, /Unknown member 'memoryMb'; expected one of: ServiceArn, RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb/),
+    { name: 'a body that is a JSON list', operation, body: (f) => JSON.stringify([f.svcRunningArn]), error: 'SerializationException', message: /must be a JSON object/ },
+  ];
+};
+
 const cases: (InvalidCase | InvalidCase[])[] = [
   // CreateService: its own members.
   { name: 'no ServiceName', operation: 'CreateService', body: () => ({ SourceConfiguration: { ImageRepository: imageRepository() } }), error: 'InvalidRequestException', message: /Value null at 'serviceName' failed to satisfy constraint: Member must not be null/ },
@@ -333,6 +365,25 @@ const cases: (InvalidCase | InvalidCase[])[] = [
   { name: 'a service that does not exist', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: ghostService(f), OperationId: ID }), error: 'ResourceNotFoundException', message: /No service with ARN '.*service\/svc-ghost/ },
   { name: 'an unknown member', operation: 'Berth.DescribeOperation', body: (f) => ({ ServiceArn: f.svcRunningArn, OperationId: ID, Follow: true }), error: 'InvalidRequestException', message: /Unknown member 'follow'/ },
 
+  // Berth.UpdateServiceSettings (an extension: timeouts and storage per service).
+  settingsCases(),
+  deletedCase('Berth.UpdateServiceSettings', (f) => ({ ServiceArn: f.svcDeletedArn, RequestTimeoutSeconds: 60 })),
+
+  // Berth.DescribeServiceSettings.
+  serviceArnCases('Berth.DescribeServiceSettings'),
+
+  // Berth.ListServiceEvents (an extension: the service's event log).
+  serviceArnCases('Berth.ListServiceEvents'),
+  { name: 'MaxResults 0', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, MaxResults: 0 }), error: 'InvalidRequestException', message: /Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1/ },
+  { name: 'MaxResults 101', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, MaxResults: 101 }), error: 'InvalidRequestException', message: /Value '101' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100/ },
+  { name: 'MaxResults as a string', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, MaxResults: '5' }), error: 'InvalidRequestException', message: /Value "5" at 'maxResults' must be an integer/ },
+  { name: 'an empty NextToken', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, NextToken: '' }), error: 'InvalidRequestException', message: /at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1/ },
+  { name: 'a NextToken of 1025 characters', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, NextToken: 'A'.repeat(1025) }), error: 'InvalidRequestException', message: /at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024/ },
+  { name: 'a NextToken that is no token', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, NextToken: 'not-a-token' }), error: 'InvalidRequestException', message: /The NextToken 'not-a-token' is invalid/ },
+  { name: 'a NextToken of ListOperations', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcPausedArn, NextToken: f.svcOperationsToken }), error: 'InvalidRequestException', message: /The NextToken '.*' is invalid/ },
+  { name: "a NextToken of another service's events", operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, NextToken: f.svcEventsToken }), error: 'InvalidRequestException', message: /does not belong to this listing/ },
+  { name: 'a NextToken that is a number', operation: 'Berth.ListServiceEvents', body: (f) => ({ ServiceArn: f.svcRunningArn, NextToken: 2 }), error: 'InvalidRequestException', message: /Value 2 at 'nextToken' must be a string/ },
+
   // ListServices.
   listCases('ListServices', () => ({})),
   { name: 'a NextToken of ListOperations', operation: 'ListServices', body: (f) => ({ NextToken: f.svcOperationsToken }), error: 'InvalidRequestException', message: /does not belong to this listing/ },
@@ -373,7 +424,10 @@ async function setup(api: ApiHarness): Promise<Record<string, string>> {
   // A token of each listing, to send to the other (the paused service has two operations).
   const services = await api.call('ListServices', { MaxResults: 1 });
   const operations = await api.call('ListOperations', { ServiceArn: paused, MaxResults: 1 });
-  if (typeof services.NextToken !== 'string' || typeof operations.NextToken !== 'string') throw new Error('expected a NextToken from both listings');
+  // Two events of the paused service's log, written as the reconciler writes them, for a token.
+  for (const message of ['first', 'second']) api.cp.store.appendServiceEvent({ serviceId: paused.split('/').at(-1) as string, at: Date.now(), type: 'paused', message });
+  const events = await api.call('Berth.ListServiceEvents', { ServiceArn: paused, MaxResults: 1 });
+  if (typeof services.NextToken !== 'string' || typeof operations.NextToken !== 'string' || typeof events.NextToken !== 'string') throw new Error('expected a NextToken from every listing');
   return {
     svcRunningArn: running,
     svcPausedArn: paused,
@@ -381,6 +435,7 @@ async function setup(api: ApiHarness): Promise<Record<string, string>> {
     svcDeletedArn: deleted,
     svcServicesToken: services.NextToken,
     svcOperationsToken: operations.NextToken,
+    svcEventsToken: events.NextToken,
   };
 }
 
