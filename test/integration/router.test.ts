@@ -8,6 +8,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { EventEmitter, once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -566,6 +567,25 @@ describe('router', () => {
   test('an idempotent request whose connection fails is retried on another instance', async () => {
     for (let i = 0; i < 4; i++) assert.equal((await echo('mixed-222.localhost')).server, 'A');
     await noneInFlight();
+  });
+
+  test('an idempotent request cut by an instance dying under it is retried on another instance', async () => {
+    // Reads each request, then drops the connection: what a killed instance does mid-request.
+    const dying = createNetServer((socket) => socket.once('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(dying.address() as AddressInfo).port}`;
+    controlPlane.publish({ routes: [...baseTable.routes, { host: 'dying-333.localhost', serviceId: 'svc-dying', serviceName: 'dying', targets: [{ instanceId: 'dying-0', address }, { instanceId: 'dying-1-A', address: a.address }] }] });
+    try {
+      await waitFor(async () => (await statusOf('dying-333.localhost')) === 200, 3000, 'the route with a dying instance');
+      for (let round = 0; round < 3; round++) {
+        const replies = await Promise.all(Array.from({ length: 8 }, () => send('dying-333.localhost', '/')));
+        assert.deepEqual(replies.map((r) => r.status), Array(8).fill(200), replies.map((r) => r.body).join(' | '));
+      }
+      await noneInFlight();
+    } finally {
+      controlPlane.publish(baseTable);
+      dying.close();
+    }
   });
 
   test('504 when the instance does not answer within the request timeout; a started response is cut', async () => {

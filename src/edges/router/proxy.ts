@@ -117,7 +117,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #upstream: Upstream;
   #phase: Phase = Phase.waiting;
   #controller: Dispatcher.DispatchController | null = null;
-  #retried = false;
+  #retries = 0;
   #drainListener = false;
 
   constructor(context: ProxyContext, res: ProxyResponse, route: Route, host: string, upstream: Upstream, options: Dispatcher.DispatchOptions, startedAt: number) {
@@ -254,18 +254,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Sends the request again, once, after its connection failed before any response: allowed for
+   * Sends the request again after its connection failed before any response: allowed for
    * methods whose repetition is harmless (RFC 9110 §9.2.2) and without content (which could not
-   * be replayed without buffering it). A connection that failed to open sends the retry to
-   * another instance; one that broke after the request went out (typically a keep-alive
-   * connection the instance closed as it was reused, RFC 9112 §9.3.1) may use any.
+   * be replayed without buffering it), at most twice. The retry goes to another instance when
+   * there is one: the instance may have just died (killed, crashed) with the request on it. A
+   * connection that broke after the request went out (typically a keep-alive connection the
+   * instance closed as it was reused, RFC 9112 §9.3.1) may go back to the same instance when it
+   * is the only one.
    */
   #retry(sent: boolean): boolean {
-    if (this.#retried || this.#options.body !== null || !isIdempotent(this.#options.method)) return false;
-    const next = this.#context.balancer.acquire(this.#host, sent ? undefined : this.#upstream);
+    if (this.#retries >= MAX_RETRIES || this.#options.body !== null || !isIdempotent(this.#options.method)) return false;
+    const balancer = this.#context.balancer;
+    const next = balancer.acquire(this.#host, this.#upstream) ?? (sent ? balancer.acquire(this.#host) : undefined);
     if (next === undefined) return false;
-    this.#retried = true;
-    this.#context.balancer.release(this.#upstream);
+    this.#retries++;
+    balancer.release(this.#upstream);
     this.#upstream = next;
     this.#phase = Phase.waiting;
     this.#controller = null;
@@ -337,6 +340,8 @@ const OUTCOMES: Record<RouterErrorCode, RequestOutcome> = {
 };
 
 const SLASH = 0x2f;
+/** Retries of a request whose connection failed before a response. */
+const MAX_RETRIES = 2;
 
 function parseAbsoluteForm(target: string): { authority: string; path: string } | undefined {
   if (!target.startsWith('http://') && !target.startsWith('https://')) return undefined;
