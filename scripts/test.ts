@@ -4,6 +4,10 @@
  * output streamed through. Every stage runs even after one fails, so one run shows every
  * problem; the exit status is non-zero if any failed. `--unit` runs only test/unit.
  *
+ * The tests run in two stages: test/{unit,integration,e2e}, two files at a time, then
+ * test/faults one file at a time, after everything else: a fault test may break what every other
+ * test shares (it restarts the Docker engine), so nothing may run beside it.
+ *
  * Runs under Node 24 (scripts/node24.mjs), and so do the stages: process.execPath is reused.
  * Each stage gets its own process group, so processes a test leaks (a server it started and
  * never stopped) are found and terminated when the stage ends, and fail it.
@@ -29,21 +33,22 @@ if (unknown.length > 0) {
   console.error(`scripts/test.ts: unknown argument(s) ${unknown.map((a) => `'${a}'`).join(', ')}; the only option is --unit (run test/unit only)`);
   process.exit(2);
 }
-const testGlob = args.includes('--unit') ? 'test/unit/**/*.test.ts' : 'test/**/*.test.ts';
+const unitOnly = args.includes('--unit');
 
-const tapCopy = join(mkdtempSync(join(tmpdir(), 'berth-test-')), 'results.tap');
+const tapDirectory = mkdtempSync(join(tmpdir(), 'berth-test-'));
+/** Each test stage's TAP copy, for the closing count over all of them. */
+const tapCopies: string[] = [];
 
-const stages: Stage[] = [
-  { name: 'typecheck', args: [bin('typescript/bin/tsc'), '--noEmit', '-p', '.'] },
-  { name: 'lint', args: [bin('eslint/bin/eslint.js'), '.'] },
-  { name: 'layers', args: [bin('dependency-cruiser/bin/dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', 'src'] },
-  {
-    name: `tests (${testGlob})`,
+/** A stage running the test files `glob` matches (node expands it, braces included; no shell is involved). */
+function testStage(glob: string, concurrency: number): Stage {
+  const tapCopy = join(tapDirectory, `results-${tapCopies.length}.tap`);
+  tapCopies.push(tapCopy);
+  return {
+    name: `tests (${glob})`,
     args: [
       '--disable-warning=ExperimentalWarning',
       '--test',
-      // Two files at a time: the machines have two cores, and integration tests share one Docker engine.
-      '--test-concurrency=2',
+      `--test-concurrency=${concurrency}`,
       // A backstop so CI cannot hang on one test; tests that legitimately take long set their own.
       '--test-timeout=600000',
       // A test file whose tests are done exits even if a handle it leaked would keep it alive;
@@ -55,10 +60,19 @@ const stages: Stage[] = [
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${tapCopy}`,
-      // node expands the glob itself; no shell is involved.
-      testGlob,
+      glob,
     ],
-  },
+  };
+}
+
+const stages: Stage[] = [
+  { name: 'typecheck', args: [bin('typescript/bin/tsc'), '--noEmit', '-p', '.'] },
+  { name: 'lint', args: [bin('eslint/bin/eslint.js'), '.'] },
+  { name: 'layers', args: [bin('dependency-cruiser/bin/dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', 'src'] },
+  // Two files at a time: the machines have two cores, and integration tests share one Docker engine.
+  testStage(unitOnly ? 'test/unit/**/*.test.ts' : 'test/{unit,integration,e2e}/**/*.test.ts', 2),
+  // One at a time, and only once the stage above has ended: each breaks something all tests share.
+  ...(unitOnly ? [] : [testStage('test/faults/**/*.test.ts', 1)]),
 ];
 
 /** The process group of the stage running now, for signal forwarding. */
@@ -126,10 +140,11 @@ for (const { name, code, seconds } of results) {
   console.log(`${code === 0 ? 'ok  ' : 'FAIL'}  ${name}  (${seconds} s${code === 0 ? '' : `, exit ${code}`})`);
 }
 if (interrupted) console.log('interrupted: remaining stages skipped');
-// The closing line: the test runner's own count, read from its TAP summary.
-if (existsSync(tapCopy)) {
-  const tap = readFileSync(tapCopy, 'utf8');
-  const count = (name: string): number => Number([...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
+// The closing line: the test runner's own count, read from each test stage's TAP summary and added up.
+const taps = tapCopies.filter((path) => existsSync(path)).map((path) => readFileSync(path, 'utf8'));
+if (taps.length > 0) {
+  const count = (name: string): number =>
+    taps.reduce((sum, tap) => sum + Number([...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0), 0);
   console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`);
 }
 process.exitCode = interrupted || results.some((r) => r.code !== 0) ? 1 : 0;

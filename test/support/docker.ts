@@ -4,7 +4,8 @@
  * and fails in CI: CI must never pass by skipping what it exists to run.
  */
 import type { SuiteContext, TestContext } from 'node:test';
-import { DEFAULT_DOCKER_SOCKET, DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
+import { Client } from 'undici';
+import { DEFAULT_DOCKER_SOCKET, DockerEngineClient, ENGINE_API_VERSION } from '../../src/adapters/docker/engine-client.ts';
 
 /** Why the engine at `socketPath` cannot be used, or undefined when it answers a ping. */
 export async function dockerUnavailableReason(socketPath: string = DEFAULT_DOCKER_SOCKET): Promise<string | undefined> {
@@ -45,4 +46,23 @@ export async function requireDocker(t: TestContext | SuiteContext, socketPath: s
   if (!('skip' in t)) throw new Error(`${skip}; a suite cannot skip from a hook, give it { skip: await dockerSkip() }`);
   t.skip(skip);
   return false;
+}
+
+/**
+ * `POST /containers/{id}/kill`, as `docker kill` does (SIGKILL unless `signal` says otherwise):
+ * the engine client has no kill, since Berth only ever stops containers gracefully.
+ */
+export async function killContainer(id: string, signal = 'SIGKILL', socketPath: string = DEFAULT_DOCKER_SOCKET): Promise<void> {
+  const client = new Client('http://docker', { socketPath });
+  try {
+    const response = await client.request({
+      method: 'POST',
+      path: `/v${ENGINE_API_VERSION}/containers/${encodeURIComponent(id)}/kill`,
+      query: { signal },
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw new Error(`Docker engine answered POST /containers/${id}/kill with ${response.statusCode}: ${text}`);
+  } finally {
+    await client.close();
+  }
 }
