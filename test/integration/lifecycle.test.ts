@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { crashLoopKey, type CrashLoopState, type StoredServiceEvent } from '../../src/core/service-events.ts';
+import { Client } from 'undici';
+import { berthPaths } from '../../src/core/config.ts';
+import type { Route, RouteTable } from '../../src/core/routes.ts';
 import { revisionImageKey } from '../../src/core/runtime.ts';
 import { startApiHarness, type ApiHarness } from '../support/api-harness.ts';
 import { waitFor } from '../support/berth-process.ts';
@@ -133,5 +136,29 @@ describe('event log', () => {
     assert.deepEqual(types.filter((t) => t !== 'instance-started'), ['deployment-started', 'deployment-succeeded', 'deployment-started', 'rollback-started', 'rollback-succeeded'], story.join('\n'));
     assert.match(story.at(-2)!, /rolls back to revision .*image registry.example\/story:missing not found/);
     assert.match(story.at(-1)!, /Deployment \(UPDATE_SERVICE\) of revision \w+ rollback succeeded after [\d.]+ s: image registry.example\/story:missing not found; rolled back to the previous revision/);
+  });
+});
+
+describe('routes', () => {
+  test("a service's timeouts reach the route table the routers follow, without a deployment", async () => {
+    const { arn, id } = await createService('timeouts');
+    const routeOf = async (): Promise<Route | undefined> => {
+      const client = new Client('http://localhost', { socketPath: berthPaths(h.home).controlSocket });
+      try {
+        const response = await client.request({ path: '/v1/routes', method: 'GET' });
+        const table = (await response.body.json()) as RouteTable;
+        return table.routes.find((r) => r.serviceId === id);
+      } finally {
+        await client.close();
+      }
+    };
+    const before = await routeOf();
+    assert.equal(before?.requestTimeoutMs, 120_000, 'the installation default');
+    assert.equal(before?.idleTimeoutMs, 120_000);
+    const operations = (await h.call('ListOperations', { ServiceArn: arn })).OperationSummaryList as unknown[];
+    await h.call('Berth.UpdateServiceSettings', { ServiceArn: arn, RequestTimeoutSeconds: 3600, IdleTimeoutSeconds: 30 });
+    await waitFor(async () => (await routeOf())?.requestTimeoutMs === 3_600_000, 5000, () => 'the new request timeout never reached the route table');
+    assert.equal((await routeOf())?.idleTimeoutMs, 30_000);
+    assert.equal(((await h.call('ListOperations', { ServiceArn: arn })).OperationSummaryList as unknown[]).length, operations.length, 'no deployment was made');
   });
 });
