@@ -30,6 +30,18 @@ export interface Route {
   idleTimeoutMs?: number;
   /** Set while the service is paused (or resuming): the router says so instead of serving. */
   paused?: boolean;
+  /**
+   * The most requests one instance is sent at once (the service's MaxConcurrency, a hard cap);
+   * requests beyond the room of all instances wait in the router's queue for the service.
+   * Unlimited when absent.
+   */
+  maxConcurrency?: number;
+  /**
+   * Set while the service is scaled to zero or has instances starting: a request that finds no
+   * instance waits in the queue (up to the router's queue timeout) instead of getting 503 at
+   * once, and the router reports the demand at once, so the first request starts an instance.
+   */
+  hold?: boolean;
 }
 
 export interface RouteTable {
@@ -52,13 +64,29 @@ export interface RouterReport {
    * requests on (withdrawn instances draining); an instance absent here has none.
    */
   instances: Record<string, number>;
+  /** Each routed service's load since the router's previous report, by service id. */
+  services?: Record<string, ServiceLoad>;
+}
+
+/** A service's load as one router saw it over one report interval. */
+export interface ServiceLoad {
+  /** Requests in flight or waiting for an instance, averaged over the interval (time-weighted). */
+  concurrency: number;
+  /** Requests waiting for an instance at the time of the report. */
+  queued: number;
+  /** Requests that arrived during the interval. */
+  arrivals: number;
+  /** Requests answered 503 during the interval because the queue was full or the wait too long. */
+  rejected: number;
+  /** The interval's length in milliseconds. */
+  intervalMs: number;
 }
 
 /** A stable tag for a table, so watchers can ask "anything newer than this?". */
 export function routeTableTag(table: RouteTable): string {
   const canonical = [...table.routes]
     .sort((a, b) => (a.host < b.host ? -1 : 1))
-    .map((r) => `${r.host}=${r.serviceId}:${[...r.targets].map((t) => `${t.instanceId}@${t.address}`).sort().join(',')}|${r.requestTimeoutMs ?? ''}|${r.idleTimeoutMs ?? ''}|${r.paused === true ? 'p' : ''}`)
+    .map((r) => `${r.host}=${r.serviceId}:${[...r.targets].map((t) => `${t.instanceId}@${t.address}`).sort().join(',')}|${r.requestTimeoutMs ?? ''}|${r.idleTimeoutMs ?? ''}|${r.paused === true ? 'p' : ''}|${r.maxConcurrency ?? ''}|${r.hold === true ? 'h' : ''}`)
     .join(';');
   // FNV-1a, 32 bits: enough to tell tables apart; not a security boundary.
   let hash = 0x811c9dc5;

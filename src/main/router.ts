@@ -8,7 +8,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { berthPaths, type BerthConfig } from '../core/config.ts';
-import { parseRouterConfig, type RouterConfig } from '../edges/router/config.ts';
+import { parseRouterConfig, ROUTER_DEFAULTS, type RouterConfig } from '../edges/router/config.ts';
 import type { CacheErrorMessage, CertificateMessage, FeedErrorMessage, ReportErrorMessage, RequestMessage, RoutesMessage } from '../edges/router/diagnostics.ts';
 import { startRouter, type Router } from '../edges/router/router.ts';
 import { log } from './log.ts';
@@ -30,6 +30,9 @@ export function routerConfigFrom(config: Readonly<BerthConfig>): RouterConfig {
     httpsPort: config.router.httpsPort,
     requestTimeoutMs: Math.round(config.router.requestTimeoutSeconds * 1000),
     idleTimeoutMs: Math.round(config.router.idleTimeoutSeconds * 1000),
+    // Not in berth.json (yet): the router's own defaults, Cloud Run's 10 s wait.
+    queueLimit: ROUTER_DEFAULTS.queueLimit,
+    queueTimeoutMs: ROUTER_DEFAULTS.queueTimeoutMs,
     controlSocketPath: paths.controlSocket,
     routesCacheFile: paths.routesCache,
     caDir: paths.caDir,
@@ -93,7 +96,7 @@ function logDiagnostics(): () => void {
     'berth:router:request': (message) => {
       const m = message as RequestMessage;
       const line = `${m.method} ${m.host} ${m.statusCode || '-'} ${m.outcome}${m.instanceId ? ` ${m.instanceId}` : ''} ${m.durationMs.toFixed(1)} ms${m.error ? `: ${m.error.message}` : ''}`;
-      log(m.outcome === 'upstream-error' || m.outcome === 'timeout' ? 'warn' : 'debug', 'router', line);
+      log(m.outcome === 'upstream-error' || m.outcome === 'timeout' || m.outcome === 'no-capacity' ? 'warn' : 'debug', 'router', line);
     },
   };
   for (const [name, handler] of Object.entries(handlers)) subscribe(name, handler);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { routeTableTag, type Route, type RouterReport, type RouteTable } from '../../src/core/routes.ts';
+import { routeTableTag, type Route, type RouterReport, type RouteTable, type ServiceLoad } from '../../src/core/routes.ts';
 import { createControlServer, RouteFeed as ControlPlaneFeed } from '../../src/edges/control-socket/route-feed-server.ts';
 import { parseRouterConfig, type RouterConfig } from '../../src/edges/router/config.ts';
 import type { FeedErrorMessage, RequestMessage } from '../../src/edges/router/diagnostics.ts';
@@ -117,6 +117,9 @@ class Upstream {
   address = '';
   /** Emits `held` with the id of a request parked by /hold or /first-chunk. */
   readonly events = new EventEmitter();
+  /** Requests it is handling now, and the most it ever handled at once. */
+  active = 0;
+  maxActive = 0;
   readonly #gates = new Map<string, () => void>();
 
   constructor(name: string) {
@@ -153,6 +156,8 @@ class Upstream {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    this.maxActive = Math.max(this.maxActive, ++this.active);
+    res.once('close', () => this.active--);
     const url = new URL(req.url ?? '/', 'http://upstream');
     const id = url.searchParams.get('id') ?? '';
     switch (url.pathname) {
@@ -902,6 +907,215 @@ describe('router', () => {
     }
   });
 
+  /** The reports `of` sent, oldest first. */
+  const reportsOf = (of: Router): Array<{ report: RouterReport; at: number }> => controlPlane.reports.filter(({ report }) => report.routerId === of.routerId);
+
+  /** Resolves once `of` has sent `count` more reports: the next periodic one is then about a second away. */
+  const nextReports = async (of: Router, count = 1): Promise<void> => {
+    const seen = reportsOf(of).length;
+    await waitFor(() => reportsOf(of).length >= seen + count, 3000, `${count} more report(s)`);
+  };
+
+  test('maxConcurrency caps the requests an instance gets at once; the others wait their turn, and all complete', async () => {
+    const c = await new Upstream('C').start();
+    const host = 'capped-131.localhost';
+    const held: string[] = [];
+    c.events.on('held', (id: string) => held.push(id));
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'capped', c), maxConcurrency: 2 }] });
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the capped route');
+      const replies = Array.from({ length: 5 }, (_, i) => send(host, `/hold?id=cap-${i}`));
+      await waitFor(() => held.length === 2, 3000, 'two requests on the instance');
+      // Give the three others every chance to get through if the cap did not hold.
+      await sleep(200);
+      assert.equal(held.length, 2);
+      assert.equal(c.active, 2);
+      assert.equal(router.inFlight().get('capped-0-C'), 2);
+      // Each request that ends lets one waiting request in.
+      for (let released = 0; released < 5; released++) {
+        c.release(held[released]!);
+        await waitFor(() => held.length === Math.min(5, released + 3), 3000, `request ${released + 3} on the instance`);
+      }
+      const statuses = (await Promise.all(replies)).map((reply) => reply.status);
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+      assert.equal(c.maxActive, 2);
+      assert.deepEqual([...held].sort(), ['cap-0', 'cap-1', 'cap-2', 'cap-3', 'cap-4']);
+      await noneInFlight();
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('503 NoCapacity with Retry-After when no instance has room within the queue timeout, or the queue is full', async () => {
+    const c = await new Upstream('C').start();
+    const host = 'full-132.localhost';
+    const small = await launch({ queueTimeoutMs: 300, queueLimit: 1, routesCacheFile: join(dir, 'small', 'routes.json') });
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'full', c), maxConcurrency: 1 }] });
+      await waitFor(async () => (await statusOf(host, small)) === 200, 3000, 'the capped route');
+      const held = once(c.events, 'held');
+      const running = send(host, '/hold?id=full-1', {}, small);
+      await held;
+
+      const started = Date.now();
+      const waiting = send(host, '/', {}, small);
+      await sleep(50);
+      // The queue (one request) is full: refused at once.
+      const full = await send(host, '/', {}, small);
+      assert.equal(full.status, 503);
+      assert.equal(full.body, "too many requests wait for an instance of service full (1, the router's queue limit)\n");
+      assert.equal(full.headers['x-berth-error'], 'NoCapacity');
+      assert.equal(full.headers['retry-after'], '1');
+      assert.ok(Date.now() - started < 250, `the full queue answered after ${Date.now() - started} ms`);
+
+      const timedOut = await waiting;
+      const elapsed = Date.now() - started;
+      assert.equal(timedOut.status, 503);
+      assert.equal(timedOut.body, 'no instance of service full could take the request within 300 ms\n');
+      assert.equal(timedOut.headers['x-berth-error'], 'NoCapacity');
+      assert.equal(timedOut.headers['retry-after'], '1');
+      assert.ok(elapsed >= 290 && elapsed < 2000, `gave up after ${elapsed} ms`);
+
+      c.release('full-1');
+      assert.equal((await running).status, 200);
+      // The instance only ever saw the first request.
+      assert.equal(c.maxActive, 1);
+      await nextReports(small);
+      const rejected = reportsOf(small).reduce((sum, { report }) => sum + (report.services?.['full-id']?.rejected ?? 0), 0);
+      assert.equal(rejected, 2);
+      await noneInFlight(small);
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('a waiting request whose client goes away leaves the queue and never reaches the instance', async () => {
+    const c = await new Upstream('C').start();
+    const host = 'gone-133.localhost';
+    const held: string[] = [];
+    c.events.on('held', (id: string) => held.push(id));
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'gone', c), maxConcurrency: 1 }] });
+      await waitFor(async () => (await statusOf(host)) === 200, 3000, 'the capped route');
+      const running = send(host, '/hold?id=gone-1');
+      await waitFor(() => held.length === 1, 3000, 'the first request on the instance');
+      await nextReports(router);
+      const req = open(router.httpsPort, host, '/hold?id=gone-2');
+      req.on('error', () => {});
+      req.end();
+      await waitFor(() => reportsOf(router).at(-1)!.report.services?.['gone-id']?.queued === 1, 3000, 'a report with the request waiting');
+      req.destroy();
+      await waitFor(() => reportsOf(router).at(-1)!.report.services?.['gone-id']?.queued === 0, 3000, 'a report with none waiting');
+      c.release('gone-1');
+      assert.equal((await running).status, 200);
+      // The slot it would have taken serves the next request.
+      assert.equal((await echo(host)).server, 'C');
+      assert.deepEqual(held, ['gone-1']);
+      await noneInFlight();
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('a held route without instances keeps the request, reports the demand at once, and serves it when an instance comes', async () => {
+    const c = await new Upstream('C').start();
+    const host = 'cold-134.localhost';
+    const cold = { ...route(host, 'cold'), hold: true };
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, cold] });
+      await waitFor(() => router.inFlight().size > 0 && reportsOf(router).at(-1)!.report.services?.['cold-id'] !== undefined, 3000, 'the held route');
+      // Just after a report, the next periodic one is a second away: one within 100 ms is the demand's.
+      await nextReports(router);
+      const sent = Date.now();
+      const reply = send(host, '/first?x=1', { method: 'POST', body: 'kept while waiting' });
+      await waitFor(() => reportsOf(router).some(({ report, at }) => at >= sent && report.services?.['cold-id']?.queued === 1), 2000, 'a report of the waiting request');
+      const { report, at } = reportsOf(router).find(({ report, at }) => at >= sent && report.services?.['cold-id']?.queued === 1)!;
+      assert.ok(at - sent < 100, `the demand was reported ${at - sent} ms after the request was sent`);
+      assert.equal(report.services!['cold-id']!.arrivals, 1);
+      await sleep(200);
+      assert.equal(c.active, 0);
+
+      controlPlane.publish({ routes: [...baseTable.routes, { ...cold, targets: [{ instanceId: 'cold-0-C', address: c.address }] }] });
+      const served = await reply;
+      assert.equal(served.status, 200, served.body);
+      const seen = JSON.parse(served.body) as Echo;
+      assert.equal(seen.server, 'C');
+      assert.equal(seen.method, 'POST');
+      assert.equal(seen.url, '/first?x=1');
+      await noneInFlight();
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
+  test('a held route gives up with 503 NoCapacity after the queue timeout; a paused one still answers ServicePaused at once', async () => {
+    const quick = await launch({ queueTimeoutMs: 300, routesCacheFile: join(dir, 'quick', 'routes.json') });
+    const host = 'cold-135.localhost';
+    try {
+      controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'frozen'), hold: true }, { ...route('sleepy-135.localhost', 'sleepy'), hold: true, paused: true }] });
+      await waitFor(async () => (await statusOf('sleepy-135.localhost', quick)) === 503, 3000, 'the held routes');
+      const started = Date.now();
+      const reply = await send(host, '/', {}, quick);
+      const elapsed = Date.now() - started;
+      assert.equal(reply.status, 503);
+      assert.equal(reply.headers['x-berth-error'], 'NoCapacity');
+      assert.equal(reply.headers['retry-after'], '1');
+      assert.equal(reply.body, 'no instance of service frozen could take the request within 300 ms\n');
+      assert.ok(elapsed >= 290 && elapsed < 2000, `gave up after ${elapsed} ms`);
+      const paused = await send('sleepy-135.localhost', '/', {}, quick);
+      assert.equal(paused.headers['x-berth-error'], 'ServicePaused');
+    } finally {
+      controlPlane.publish(baseTable);
+    }
+  });
+
+  test('reports each service\'s load: time-weighted concurrency, requests waiting, arrivals', async () => {
+    const c = await new Upstream('C').start();
+    const host = 'load-136.localhost';
+    const loads = (): Array<ServiceLoad> => reportsOf(router).flatMap(({ report }) => report.services?.['load-id'] ?? []);
+    const latest = (): ServiceLoad | undefined => loads().at(-1);
+    try {
+      // Adopted without a request to it, so every arrival reported is one of the three below.
+      controlPlane.publish({ routes: [...baseTable.routes, { ...route(host, 'load', c), maxConcurrency: 2 }] });
+      await waitFor(() => router.inFlight().has('load-0-C'), 3000, 'the route');
+      const replies = [send(host, '/hold?id=load-1'), send(host, '/hold?id=load-2'), send(host, '/hold?id=load-3')];
+      await waitFor(() => latest()?.queued === 1, 3000, 'a report with one request waiting');
+      // The next interval has two requests in flight and one waiting all along.
+      await nextReports(router);
+      const steady = latest()!;
+      assert.ok(Math.abs(steady.concurrency - 3) < 1e-9, `concurrency ${steady.concurrency}, not 3`);
+      assert.deepEqual({ ...steady, concurrency: 3, intervalMs: 0 }, { concurrency: 3, queued: 1, arrivals: 0, rejected: 0, intervalMs: 0 });
+      assert.ok(steady.intervalMs > 900 && steady.intervalMs < 1500, `interval ${steady.intervalMs} ms`);
+      assert.equal(loads().reduce((sum, load) => sum + load.arrivals, 0), 3);
+      assert.equal(c.active, 2);
+
+      // Two requests held for a whole interval: concurrency 2.
+      c.release('load-1');
+      await waitFor(() => latest()?.queued === 0, 3000, 'a report with none waiting');
+      await nextReports(router);
+      const two = latest()!;
+      assert.ok(Math.abs(two.concurrency - 2) < 1e-9, `concurrency ${two.concurrency}, not 2`);
+      assert.equal(c.maxActive, 2);
+
+      const seen = loads().length;
+      c.release('load-2');
+      c.release('load-3');
+      for (const reply of await Promise.all(replies)) assert.equal(reply.status, 200);
+      await waitFor(() => latest()?.concurrency === 0, 3000, 'a report with no load');
+      // The interval in which they ended: between 0 and 2, by how long they still ran in it.
+      const ending = loads().slice(seen).find((load) => load.concurrency < 2)!;
+      assert.ok(ending.concurrency > 0, `concurrency ${ending.concurrency}`);
+      assert.equal(loads().reduce((sum, load) => sum + load.arrivals, 0), 3);
+    } finally {
+      controlPlane.publish(baseTable);
+      await c.close();
+    }
+  });
+
   test('a table the router cannot read is refused and the routes held are kept', async () => {
     const errors: FeedErrorMessage[] = [];
     const listener = (message: unknown): void => {
@@ -936,7 +1150,9 @@ describe('router', () => {
       feed.publish(table);
       await waitFor(async () => JSON.parse((await send('real-444.localhost', '/', {}, follower)).body).server === 'B', 3000, 'the updated route');
       await waitFor(() => reports.some((report) => report.routerId === follower.routerId && report.tableTag === routeTableTag(table)), 3000, 'a report from the router');
-      assert.deepEqual(reports.findLast((report) => report.routerId === follower.routerId)!.instances, { 'real-0-B': 0 });
+      const last = reports.findLast((report) => report.routerId === follower.routerId)!;
+      assert.deepEqual(last.instances, { 'real-0-B': 0 });
+      assert.deepEqual(Object.keys(last.services ?? {}), ['real-id']);
     } finally {
       feed.close();
       server.closeAllConnections();
@@ -959,14 +1175,19 @@ describe('router', () => {
         else req.end(body);
       });
     try {
-      const valid: RouterReport = { routerId: 'router-1', tableTag: '0a1b2c3d-2', instances: { i1: 0, i2: 3 } };
+      const load = { concurrency: 1.25, queued: 2, arrivals: 10, rejected: 0, intervalMs: 1000.5 };
+      const valid: RouterReport = { routerId: 'router-1', tableTag: '0a1b2c3d-2', instances: { i1: 0, i2: 3 }, services: { s1: load, ['__proto__']: { ...load, concurrency: 0 } } };
       const ok = await post(JSON.stringify(valid));
       assert.equal(ok.status, 204);
       assert.deepEqual(received, [valid]);
-      assert.equal((await post(JSON.stringify({ ...valid, tableTag: '', instances: {} }))).status, 204);
+      assert.deepEqual(Object.keys(received[0]!.services!), ['s1', '__proto__']);
+      assert.equal((await post(JSON.stringify({ routerId: 'router-1', tableTag: '', instances: {} }))).status, 204);
       assert.equal(received.length, 2);
+      assert.equal('services' in received[1]!, false);
 
       const many = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`i${i}`, 0]));
+      const manyServices = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`s${i}`, load]));
+      const withLoad = (figures: Record<string, unknown>): string => JSON.stringify({ ...valid, services: { s1: { ...load, ...figures } } });
       const bad: Array<[string, RegExp]> = [
         ['{"routerId": ', /^a report must be JSON: /],
         ['[]', /^a report must be a JSON object, got '\[\]'$/],
@@ -980,7 +1201,18 @@ describe('router', () => {
         [JSON.stringify({ ...valid, instances: { i1: '1' } }), /^instances.i1 must be a whole number/],
         [JSON.stringify({ ...valid, instances: { '': 1 } }), /^instance ids in instances must have 1 to 100 characters/],
         [JSON.stringify({ ...valid, instances: many }), /^instances may list at most 10000 instances, got 10001$/],
-        [JSON.stringify({ ...valid, extra: true }), /^a report has routerId, tableTag and instances only, not 'extra'$/],
+        [JSON.stringify({ ...valid, extra: true }), /^a report has routerId, tableTag, instances and services only, not 'extra'$/],
+        [JSON.stringify({ ...valid, services: [] }), /^services must be an object of service id to load, got '\[\]'$/],
+        [JSON.stringify({ ...valid, services: manyServices }), /^services may list at most 10000 services, got 10001$/],
+        [JSON.stringify({ ...valid, services: { '': load } }), /^service ids in services must have 1 to 100 characters/],
+        [JSON.stringify({ ...valid, services: { s1: 3 } }), /^services.s1 must be an object with concurrency, queued, arrivals, rejected, intervalMs, got '3'$/],
+        [withLoad({ extra: 1 }), /^services.s1 has concurrency, queued, arrivals, rejected, intervalMs only, not 'extra'$/],
+        [withLoad({ concurrency: undefined }), /^services.s1.concurrency must be a finite number, 0 or more, got 'undefined'$/],
+        [withLoad({ concurrency: -0.5 }), /^services.s1.concurrency must be a finite number, 0 or more, got '-0.5'$/],
+        [withLoad({ intervalMs: '1000' }), /^services.s1.intervalMs must be a finite number/],
+        [withLoad({ queued: 1.5 }), /^services.s1.queued must be a whole number of requests, 0 or more, got '1.5'$/],
+        [withLoad({ arrivals: -1 }), /^services.s1.arrivals must be a whole number of requests/],
+        [withLoad({ rejected: 1e300 }), /^services.s1.rejected must be a whole number of requests/],
       ];
       for (const [body, reason] of bad) {
         const reply = await post(body);
@@ -994,7 +1226,7 @@ describe('router', () => {
       assert.equal(get.status, 405);
       assert.equal(get.headers.allow, 'POST');
       assert.equal((await post('{}', 'POST', '/v1/unknown')).status, 404);
-      const tooLarge = await post(undefined, 'POST', '/v1/reports', { 'content-length': String(2 * 1024 * 1024) });
+      const tooLarge = await post(undefined, 'POST', '/v1/reports', { 'content-length': String(5 * 1024 * 1024) });
       assert.equal(tooLarge.status, 413);
       assert.equal(received.length, 2);
 

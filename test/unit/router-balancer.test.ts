@@ -3,6 +3,12 @@ import { describe, test } from 'node:test';
 import type { RouteTable } from '../../src/core/routes.ts';
 import { Balancer, type Upstream } from '../../src/edges/router/balancer.ts';
 
+/** Acquires on a host's lane, as the proxy does; undefined when the host is not routed. */
+const acquire = (balancer: Balancer, host: string, avoid?: Upstream): Upstream | undefined => {
+  const lane = balancer.lane(host);
+  return lane === undefined ? undefined : balancer.acquire(lane, avoid);
+};
+
 const table = (...targets: Array<[string, string]>): RouteTable => ({
   routes: [{ host: 'app.localhost', serviceId: 's', serviceName: 'app', targets: targets.map(([instanceId, address]) => ({ instanceId, address })) }],
 });
@@ -13,7 +19,7 @@ describe('balancer', () => {
     balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80'], ['c', '10.0.0.3:80']));
     const picked: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const upstream = balancer.acquire('app.localhost')!;
+      const upstream = acquire(balancer, 'app.localhost')!;
       picked.push(upstream.instanceId);
       balancer.release(upstream);
     }
@@ -23,11 +29,11 @@ describe('balancer', () => {
   test('the instance with the fewest outstanding requests wins', () => {
     const balancer = new Balancer();
     balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-    const first = balancer.acquire('app.localhost')!;
-    const held = [balancer.acquire('app.localhost')!, balancer.acquire('app.localhost')!];
+    const first = acquire(balancer, 'app.localhost')!;
+    const held = [acquire(balancer, 'app.localhost')!, acquire(balancer, 'app.localhost')!];
     // a: 2 (first + one), b: 1
     assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 2, b: 1 });
-    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'b');
+    assert.equal(acquire(balancer, 'app.localhost')!.instanceId, 'b');
     balancer.release(first);
     for (const upstream of held) balancer.release(upstream);
   });
@@ -35,11 +41,11 @@ describe('balancer', () => {
   test('a table update keeps the counts of the instances it keeps', () => {
     const balancer = new Balancer();
     balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-    const onA = balancer.acquire('app.localhost')!;
+    const onA = acquire(balancer, 'app.localhost')!;
     assert.equal(onA.instanceId, 'a');
     balancer.sync(table(['a', '10.0.0.1:80'], ['c', '10.0.0.3:80']));
     assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 1, c: 0 });
-    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'c');
+    assert.equal(acquire(balancer, 'app.localhost')!.instanceId, 'c');
     balancer.release(onA);
     assert.equal(balancer.inFlight().get('a'), 0);
   });
@@ -47,11 +53,11 @@ describe('balancer', () => {
   test('an instance that moved to another address is a new one; the old address drains', () => {
     const balancer = new Balancer();
     balancer.sync(table(['a', '10.0.0.1:80']));
-    const old = balancer.acquire('app.localhost')!;
+    const old = acquire(balancer, 'app.localhost')!;
     balancer.sync(table(['a', '10.0.0.9:80']));
     // The request on the old address still runs on instance a.
     assert.equal(balancer.inFlight().get('a'), 1);
-    const moved = balancer.acquire('app.localhost')!;
+    const moved = acquire(balancer, 'app.localhost')!;
     assert.equal(moved.address, '10.0.0.9:80');
     assert.notEqual(moved, old);
     assert.deepEqual([...balancer.addresses()].sort(), ['10.0.0.1:80', '10.0.0.9:80']);
@@ -66,33 +72,33 @@ describe('balancer', () => {
     let now = 1_000;
     const balancer = new Balancer({ unreachableMs: 500, now: () => now });
     balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-    const a = balancer.acquire('app.localhost')!;
+    const a = acquire(balancer, 'app.localhost')!;
     balancer.release(a);
     balancer.markUnreachable(a);
     for (let i = 0; i < 3; i++) {
-      const upstream = balancer.acquire('app.localhost')!;
+      const upstream = acquire(balancer, 'app.localhost')!;
       assert.equal(upstream.instanceId, 'b');
       // Even busier than a, b is preferred while a is unreachable.
     }
     now += 500;
-    assert.equal(balancer.acquire('app.localhost')!.instanceId, 'a');
+    assert.equal(acquire(balancer, 'app.localhost')!.instanceId, 'a');
 
     const single = new Balancer({ now: () => now });
     single.sync(table(['only', '10.0.0.1:80']));
-    single.markUnreachable(single.acquire('app.localhost')!);
-    assert.equal(single.acquire('app.localhost')!.instanceId, 'only');
+    single.markUnreachable(acquire(single, 'app.localhost')!);
+    assert.equal(acquire(single, 'app.localhost')!.instanceId, 'only');
   });
 
   test('never picks the instance to avoid; none left means undefined', () => {
     const balancer = new Balancer();
     balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-    const a = balancer.acquire('app.localhost')!;
-    assert.equal(balancer.acquire('app.localhost', a)!.instanceId, 'b');
+    const a = acquire(balancer, 'app.localhost')!;
+    assert.equal(acquire(balancer, 'app.localhost', a)!.instanceId, 'b');
     balancer.sync(table(['a', '10.0.0.1:80']));
-    assert.equal(balancer.acquire('app.localhost', a), undefined);
-    assert.equal(balancer.acquire('other.localhost'), undefined);
+    assert.equal(acquire(balancer, 'app.localhost', a), undefined);
+    assert.equal(acquire(balancer, 'other.localhost'), undefined);
     balancer.sync(table());
-    assert.equal(balancer.acquire('app.localhost'), undefined);
+    assert.equal(acquire(balancer, 'app.localhost'), undefined);
   });
 
   describe('draining', () => {
@@ -100,14 +106,14 @@ describe('balancer', () => {
       const drained: Upstream[] = [];
       const balancer = new Balancer({ onDrained: (upstream) => drained.push(upstream) });
       balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-      const onA = [balancer.acquire('app.localhost')!, balancer.acquire('app.localhost')!, balancer.acquire('app.localhost')!]
+      const onA = [acquire(balancer, 'app.localhost')!, acquire(balancer, 'app.localhost')!, acquire(balancer, 'app.localhost')!]
         .filter((upstream) => upstream.instanceId === 'a');
       assert.equal(onA.length, 2);
       balancer.sync(table(['b', '10.0.0.2:80'], ['c', '10.0.0.3:80']));
       assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 2, b: 1, c: 0 });
       assert.deepEqual([...balancer.addresses()].sort(), ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']);
       // b and c soon have more requests than a, which would then win if it were still routable.
-      for (let i = 0; i < 10; i++) assert.notEqual(balancer.acquire('app.localhost')!.instanceId, 'a');
+      for (let i = 0; i < 10; i++) assert.notEqual(acquire(balancer, 'app.localhost')!.instanceId, 'a');
 
       balancer.release(onA[0]!);
       assert.equal(balancer.inFlight().get('a'), 1);
@@ -122,7 +128,7 @@ describe('balancer', () => {
       const drained: Upstream[] = [];
       const balancer = new Balancer({ onDrained: (upstream) => drained.push(upstream) });
       balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-      balancer.release(balancer.acquire('app.localhost')!);
+      balancer.release(acquire(balancer, 'app.localhost')!);
       balancer.sync(table(['b', '10.0.0.2:80']));
       assert.deepEqual(Object.fromEntries(balancer.inFlight()), { b: 0 });
       assert.deepEqual([...balancer.addresses()], ['10.0.0.2:80']);
@@ -132,9 +138,9 @@ describe('balancer', () => {
     test('a routed instance is picked even when busier than a draining one', () => {
       const balancer = new Balancer();
       balancer.sync(table(['a', '10.0.0.1:80']));
-      const onA = balancer.acquire('app.localhost')!;
+      const onA = acquire(balancer, 'app.localhost')!;
       balancer.sync(table(['b', '10.0.0.2:80']));
-      const onB = [balancer.acquire('app.localhost')!, balancer.acquire('app.localhost')!];
+      const onB = [acquire(balancer, 'app.localhost')!, acquire(balancer, 'app.localhost')!];
       assert.deepEqual(onB.map((upstream) => upstream.instanceId), ['b', 'b']);
       assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 1, b: 2 });
       balancer.release(onA);
@@ -145,14 +151,14 @@ describe('balancer', () => {
       const drained: Upstream[] = [];
       const balancer = new Balancer({ onDrained: (upstream) => drained.push(upstream) });
       balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
-      const first = balancer.acquire('app.localhost')!;
+      const first = acquire(balancer, 'app.localhost')!;
       assert.equal(first.instanceId, 'a');
       balancer.sync(table(['b', '10.0.0.2:80']));
-      assert.equal(balancer.acquire('app.localhost')!.instanceId, 'b');
+      assert.equal(acquire(balancer, 'app.localhost')!.instanceId, 'b');
       balancer.sync(table(['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']));
       assert.deepEqual(Object.fromEntries(balancer.inFlight()), { a: 1, b: 1 });
       // The same object, still counted: releasing the old request leaves a routed, at 0.
-      const again = balancer.acquire('app.localhost')!;
+      const again = acquire(balancer, 'app.localhost')!;
       assert.equal(again, first);
       assert.equal(first.inFlight, 2);
       balancer.release(first);

@@ -6,13 +6,13 @@
  *   holds the request until one is published or N seconds pass (then 304). Until the first table
  *   is published (a restarted control plane still probing what runs) requests are held, so
  *   routers keep theirs.
- * - `POST /v1/reports` with a JSON `RouterReport` (what a router has in flight per instance)
- *   answers 204 and hands the report to `onReport`; a body that is not one gets 400 with the
+ * - `POST /v1/reports` with a JSON `RouterReport` (what a router has in flight per instance, and
+ *   each service's load for the autoscaler) answers 204 and hands the report to `onReport`; a body that is not one gets 400 with the
  *   reason, one too large 413, another method 405.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { showValue } from '../../core/errors.ts';
-import { routeTableTag, type RouteTable, type RouterReport } from '../../core/routes.ts';
+import { routeTableTag, type RouteTable, type RouterReport, type ServiceLoad } from '../../core/routes.ts';
 
 export class RouteFeed {
   #current: { table: RouteTable; tag: string; body: string } | undefined;
@@ -85,9 +85,16 @@ export function createControlServer(feed: RouteFeed, options: ControlServerOptio
 }
 
 const REPORTS_PATH = '/v1/reports';
-/** A report lists instances, a few dozen bytes each: 1 MiB is far above any real one. */
-const MAX_REPORT_BYTES = 1024 * 1024;
+/**
+ * A report lists instances, a few dozen bytes each, and services, about 150 bytes each: 4 MiB
+ * holds the most of both a report may list.
+ */
+const MAX_REPORT_BYTES = 4 * 1024 * 1024;
 const MAX_REPORT_INSTANCES = 10_000;
+const MAX_REPORT_SERVICES = 10_000;
+const SERVICE_LOAD_FIELDS = ['concurrency', 'queued', 'arrivals', 'rejected', 'intervalMs'] as const;
+/** The figures of a ServiceLoad that count requests, so whole numbers. */
+const SERVICE_LOAD_COUNTS: ReadonlySet<string> = new Set(['queued', 'arrivals', 'rejected']);
 const MAX_ID_LENGTH = 100;
 
 function handleReport(req: IncomingMessage, res: ServerResponse, onReport: ControlServerOptions['onReport']): void {
@@ -157,11 +164,11 @@ export function parseRouterReport(text: string): RouterReport {
   }
   if (!isRecord(value)) throw new Error(`a report must be a JSON object, got ${showValue(value)}`);
   for (const key of Object.keys(value)) {
-    if (key !== 'routerId' && key !== 'tableTag' && key !== 'instances') {
-      throw new Error(`a report has routerId, tableTag and instances only, not ${showValue(key)}`);
+    if (key !== 'routerId' && key !== 'tableTag' && key !== 'instances' && key !== 'services') {
+      throw new Error(`a report has routerId, tableTag, instances and services only, not ${showValue(key)}`);
     }
   }
-  const { routerId, tableTag, instances } = value;
+  const { routerId, tableTag, instances, services } = value;
   if (typeof routerId !== 'string' || routerId.length === 0 || routerId.length > MAX_ID_LENGTH) {
     throw new Error(`routerId must be a string of 1 to ${MAX_ID_LENGTH} characters, got ${showValue(routerId)}`);
   }
@@ -181,8 +188,44 @@ export function parseRouterReport(text: string): RouterReport {
       throw new Error(`instances.${instanceId} must be a whole number of requests, 0 or more, got ${showValue(count)}`);
     }
   }
+  const report: RouterReport = { routerId, tableTag, instances: Object.fromEntries(entries) as Record<string, number> };
+  if (services !== undefined) report.services = parseServiceLoads(services);
   // Own data properties only: a '__proto__' id from JSON stays an id.
-  return { routerId, tableTag, instances: Object.fromEntries(entries) as Record<string, number> };
+  return report;
+}
+
+function parseServiceLoads(services: unknown): Record<string, ServiceLoad> {
+  if (!isRecord(services)) throw new Error(`services must be an object of service id to load, got ${showValue(services)}`);
+  const entries = Object.entries(services);
+  if (entries.length > MAX_REPORT_SERVICES) {
+    throw new Error(`services may list at most ${MAX_REPORT_SERVICES} services, got ${entries.length}`);
+  }
+  const loads: Array<[string, ServiceLoad]> = [];
+  for (const [serviceId, load] of entries) {
+    if (serviceId.length === 0 || serviceId.length > MAX_ID_LENGTH) {
+      throw new Error(`service ids in services must have 1 to ${MAX_ID_LENGTH} characters, got ${showValue(serviceId)}`);
+    }
+    const at = `services.${serviceId}`;
+    if (!isRecord(load)) throw new Error(`${at} must be an object with ${SERVICE_LOAD_FIELDS.join(', ')}, got ${showValue(load)}`);
+    for (const key of Object.keys(load)) {
+      if (!(SERVICE_LOAD_FIELDS as readonly string[]).includes(key)) {
+        throw new Error(`${at} has ${SERVICE_LOAD_FIELDS.join(', ')} only, not ${showValue(key)}`);
+      }
+    }
+    for (const key of SERVICE_LOAD_FIELDS) {
+      const figure = load[key];
+      if (SERVICE_LOAD_COUNTS.has(key)) {
+        if (typeof figure !== 'number' || !Number.isSafeInteger(figure) || figure < 0) {
+          throw new Error(`${at}.${key} must be a whole number of requests, 0 or more, got ${showValue(figure)}`);
+        }
+      } else if (typeof figure !== 'number' || !Number.isFinite(figure) || figure < 0) {
+        throw new Error(`${at}.${key} must be a finite number, 0 or more, got ${showValue(figure)}`);
+      }
+    }
+    const { concurrency, queued, arrivals, rejected, intervalMs } = load as unknown as ServiceLoad;
+    loads.push([serviceId, { concurrency, queued, arrivals, rejected, intervalMs }]);
+  }
+  return Object.fromEntries(loads);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -23,6 +23,14 @@ export interface RouterConfig {
    * routes that do not set their own. Only matters when shorter than the request timeout.
    */
   readonly idleTimeoutMs: number;
+  /**
+   * Requests that may wait for an instance with room, per routed host, beyond which a request
+   * gets 503 NoCapacity at once. 0 queues nothing: a request that finds every instance at its
+   * cap, or a held route without instances, is refused at once.
+   */
+  readonly queueLimit: number;
+  /** Longest a request waits for an instance with room before 503 NoCapacity (Cloud Run: 10 s). */
+  readonly queueTimeoutMs: number;
   /** The control plane's Unix socket, where the route table is followed. */
   readonly controlSocketPath: string;
   /** Where the last route table is kept, so a router started while the control plane is down serves. */
@@ -39,11 +47,13 @@ export const ROUTER_DEFAULTS = Object.freeze({
   httpsPort: 8443,
   requestTimeoutMs: 120_000,
   idleTimeoutMs: 120_000,
+  queueLimit: 1000,
+  queueTimeoutMs: 10_000,
   domain: 'localhost',
 });
 
 const FIELDS: ReadonlySet<string> = new Set([
-  'listenHost', 'httpPort', 'httpsPort', 'requestTimeoutMs', 'idleTimeoutMs', 'controlSocketPath', 'routesCacheFile', 'caDir', 'domain',
+  'listenHost', 'httpPort', 'httpsPort', 'requestTimeoutMs', 'idleTimeoutMs', 'queueLimit', 'queueTimeoutMs', 'controlSocketPath', 'routesCacheFile', 'caDir', 'domain',
 ]);
 
 /** Checks `input` (parsed JSON, say) and returns a frozen configuration with defaults filled in. */
@@ -63,6 +73,8 @@ export function parseRouterConfig(input: unknown): RouterConfig {
     httpsPort: port(raw, 'httpsPort', ROUTER_DEFAULTS.httpsPort),
     requestTimeoutMs: timeout(raw, 'requestTimeoutMs', ROUTER_DEFAULTS.requestTimeoutMs),
     idleTimeoutMs: timeout(raw, 'idleTimeoutMs', ROUTER_DEFAULTS.idleTimeoutMs),
+    queueLimit: count(raw, 'queueLimit', ROUTER_DEFAULTS.queueLimit, MAX_QUEUE_LIMIT),
+    queueTimeoutMs: timeout(raw, 'queueTimeoutMs', ROUTER_DEFAULTS.queueTimeoutMs),
     controlSocketPath: text(raw, 'controlSocketPath'),
     routesCacheFile: text(raw, 'routesCacheFile'),
     caDir: text(raw, 'caDir'),
@@ -87,6 +99,17 @@ function port(raw: Record<string, unknown>, key: string, fallback: number): numb
   const value = raw[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
     throw new RouterConfigError(`the router setting ${key} must be a port number from 0 to 65535, got ${showValue(value)}`);
+  }
+  return value;
+}
+
+/** Ten times Knative activator's queue depth: more waiting requests only wait longer to fail. */
+const MAX_QUEUE_LIMIT = 100_000;
+
+function count(raw: Record<string, unknown>, key: string, fallback: number, max: number): number {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new RouterConfigError(`the router setting ${key} must be a whole number from 0 to ${max}, got ${showValue(value)}`);
   }
   return value;
 }

@@ -13,6 +13,7 @@ export type RequestOutcome =
   | 'bad-request'
   | 'unknown-host'
   | 'no-instance'
+  | 'no-capacity'
   | 'service-paused'
   | 'upstream-error'
   | 'timeout'

@@ -12,6 +12,9 @@ import { hostKey } from './host.ts';
 /** The longest per-route timeout (Berth's service settings allow up to 60 minutes). */
 export const MAX_ROUTE_TIMEOUT_MS = 3_600_000;
 
+/** The highest per-instance cap a route may carry (App Runner's MaxConcurrency stops at 200). */
+export const MAX_ROUTE_CONCURRENCY = 100_000;
+
 export class RouteTableError extends Error {
   override readonly name = 'RouteTableError';
 }
@@ -43,10 +46,15 @@ export function parseRouteTable(input: unknown): RouteTable {
     // Optional members are left out when absent, so a parsed table has the tag it was sent with.
     if (route.requestTimeoutMs !== undefined) parsed.requestTimeoutMs = timeout(route.requestTimeoutMs, `${at}.requestTimeoutMs`);
     if (route.idleTimeoutMs !== undefined) parsed.idleTimeoutMs = timeout(route.idleTimeoutMs, `${at}.idleTimeoutMs`);
-    if (route.paused !== undefined) {
-      if (typeof route.paused !== 'boolean') throw new RouteTableError(`${at}.paused must be true or false, got ${showValue(route.paused)}`);
-      if (route.paused) parsed.paused = true;
+    if (flag(route.paused, `${at}.paused`)) parsed.paused = true;
+    if (route.maxConcurrency !== undefined) {
+      const value = route.maxConcurrency;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_ROUTE_CONCURRENCY) {
+        throw new RouteTableError(`${at}.maxConcurrency must be a whole number of requests from 1 to ${MAX_ROUTE_CONCURRENCY}, got ${showValue(value)}`);
+      }
+      parsed.maxConcurrency = value;
     }
+    if (flag(route.hold, `${at}.hold`)) parsed.hold = true;
     return parsed;
   });
   return { routes };
@@ -73,6 +81,13 @@ function timeout(value: unknown, at: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_ROUTE_TIMEOUT_MS) {
     throw new RouteTableError(`${at} must be a whole number of milliseconds from 1 to ${MAX_ROUTE_TIMEOUT_MS}, got ${showValue(value)}`);
   }
+  return value;
+}
+
+/** An optional boolean: true, or false when absent (false is the same as absent). */
+function flag(value: unknown, at: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new RouteTableError(`${at} must be true or false, got ${showValue(value)}`);
   return value;
 }
 

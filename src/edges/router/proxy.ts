@@ -8,10 +8,18 @@
  *
  * Every request ends exactly once (`Exchange.finish`), whichever comes first: the response
  * completes, the instance fails, the client goes away, or a timeout fires. That is where the
- * balancer's count for the instance is released.
+ * balancer's count for the instance is released, and the service's load meter told.
+ *
+ * A request that finds no instance with room (every one at the route's `maxConcurrency`, or none
+ * while the route holds requests for a service scaled to zero) waits in the balancer's queue for
+ * its host as the same `Exchange`, which the balancer admits with an instance as soon as one has
+ * room. It waits at most the router's queue timeout (or its request timeout, if shorter), then
+ * gets 503 NoCapacity; so does a request that finds the queue full. A route without instances
+ * and without `hold` answers 503 NoHealthyInstance at once.
  *
  * Two timeouts, the route's own or the router's: the request timeout (arrival to last response
- * byte) and the idle timeout (no bytes either way). One timer per exchange serves both: each
+ * byte, the wait in the queue included) and the idle timeout (no bytes either way, counted from
+ * the admission of a request that waited). One timer per exchange serves both, and the wait: each
  * chunk only records the time, and when the timer fires it either ends the exchange or is set
  * again for the next moment one could expire. When the idle timeout is not the shorter, chunks
  * record nothing at all.
@@ -20,7 +28,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Route } from '../../core/routes.ts';
-import type { Balancer, Upstream } from './balancer.ts';
+import { Upstream, type Balancer, type Lane, type Waiter, type WaiterRefusal } from './balancer.ts';
 import { requestChannel, type RequestMessage, type RequestOutcome } from './diagnostics.ts';
 import { clientResponseHeaders, upstreamRequestHead } from './forwarding-headers.ts';
 import { hostKey } from './host.ts';
@@ -47,6 +55,11 @@ export interface ProxyOptions {
    * long, for routes without their own: 504 before the response head, a cut connection after.
    */
   idleTimeoutMs: number;
+  /**
+   * Longest a request waits for an instance with room (then 503 NoCapacity); its request timeout
+   * when that is shorter.
+   */
+  queueTimeoutMs: number;
 }
 
 export type ProxyHandler = (req: IncomingMessage, res: ProxyResponse) => void;
@@ -86,25 +99,37 @@ function handleRequest(context: ProxyContext, req: IncomingMessage, res: ProxyRe
     return refuse(res, 'UnknownHost', `no service answers on host '${host.slice(0, 255)}'`, method, host, startedAt);
   }
   if (route.paused === true) {
-    return refuse(res, 'ServicePaused', `service ${route.serviceName} is paused; ResumeService starts it again`, method, host, startedAt, route);
+    return refuse(res, 'ServicePaused', refusalMessage('ServicePaused', route, host), method, host, startedAt, route);
   }
-  const upstream = context.balancer.acquire(host);
-  if (upstream === undefined) {
-    return refuse(res, 'NoHealthyInstance', `no healthy instance for service ${route.serviceName}`, method, host, startedAt, route);
+  const lane = context.balancer.lane(host);
+  if (lane === undefined) {
+    // The balancer follows the same table as the routes: only a route just removed gets here.
+    return refuse(res, 'NoHealthyInstance', refusalMessage('NoHealthyInstance', route, host), method, host, startedAt, route);
+  }
+  lane.load.arrive(startedAt);
+  // Requests already waiting go first: a newcomer waits behind them.
+  const upstream = lane.head === null ? context.balancer.acquire(lane) : undefined;
+  if (upstream === undefined && lane.upstreams.length === 0 && !lane.hold) {
+    lane.load.depart(startedAt);
+    return refuse(res, 'NoHealthyInstance', refusalMessage('NoHealthyInstance', route, host), method, host, startedAt, route);
   }
   const options: Dispatcher.DispatchOptions = { path: target, method, headers: head.headers, body: head.hasBody ? req : null };
-  new Exchange(context, res, route, host, upstream, options, startedAt).dispatch();
+  if (upstream !== undefined) new Exchange(context, res, route, lane, upstream, options, startedAt).dispatch();
+  else new Exchange(context, res, route, lane, NO_UPSTREAM, options, startedAt).wait();
 }
 
+/** The upstream of an exchange that waits for one: never counted, never released. */
+const NO_UPSTREAM = new Upstream('', '');
+
 /** Where an exchange stands; a plain number, compared on every callback. */
-const Phase = { waiting: 0, sent: 1, responding: 2, done: 3 } as const;
+const Phase = { queued: 0, waiting: 1, sent: 2, responding: 3, done: 4 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, Waiter {
   readonly #context: ProxyContext;
   readonly #res: ProxyResponse;
   readonly #route: Route;
-  readonly #host: string;
+  readonly #lane: Lane;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #startedAt: number;
   readonly #requestTimeoutMs: number;
@@ -113,18 +138,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #tracksIdle: boolean;
   /** performance.now() of the last bytes either way, while `#tracksIdle`. */
   #lastActivity: number;
-  #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
+  /** NO_UPSTREAM while queued. */
   #upstream: Upstream;
-  #phase: Phase = Phase.waiting;
+  #phase: Phase;
   #controller: Dispatcher.DispatchController | null = null;
   #retries = 0;
   #drainListener = false;
+  // The balancer's queue links (Waiter).
+  queuedIn: Lane | null = null;
+  queuePrev: Waiter | null = null;
+  queueNext: Waiter | null = null;
 
-  constructor(context: ProxyContext, res: ProxyResponse, route: Route, host: string, upstream: Upstream, options: Dispatcher.DispatchOptions, startedAt: number) {
+  constructor(context: ProxyContext, res: ProxyResponse, route: Route, lane: Lane, upstream: Upstream, options: Dispatcher.DispatchOptions, startedAt: number) {
     this.#context = context;
     this.#res = res;
     this.#route = route;
-    this.#host = host;
+    this.#lane = lane;
     this.#upstream = upstream;
     this.#options = options;
     this.#startedAt = startedAt;
@@ -132,13 +162,50 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#idleTimeoutMs = route.idleTimeoutMs ?? context.idleTimeoutMs;
     this.#tracksIdle = this.#idleTimeoutMs < this.#requestTimeoutMs;
     this.#lastActivity = startedAt;
-    this.#timer = setTimeout(onExchangeTimer, this.#tracksIdle ? this.#idleTimeoutMs : this.#requestTimeoutMs, this);
+    if (upstream === NO_UPSTREAM) {
+      // `wait` sets the timer, once in the queue.
+      this.#phase = Phase.queued;
+      this.#timer = undefined;
+    } else {
+      this.#phase = Phase.waiting;
+      this.#timer = setTimeout(onExchangeTimer, this.#tracksIdle ? this.#idleTimeoutMs : this.#requestTimeoutMs, this);
+    }
     res.exchange = this;
     res.on('close', onResponseClose);
   }
 
+  get arrivedAt(): number {
+    return this.#startedAt;
+  }
+
   dispatch(): void {
     this.#context.pools.get(this.#upstream.address).dispatch(this.#options, this);
+  }
+
+  /** Waits in the queue of its lane for an instance with room, or answers 503 NoCapacity if it is full. */
+  wait(): void {
+    if (!this.#context.balancer.enqueue(this.#lane, this)) {
+      return this.#noCapacity(`too many requests wait for an instance of service ${this.#route.serviceName} (${this.#lane.queued}, the router's queue limit)`);
+    }
+    this.#timer = setTimeout(onExchangeTimer, this.#waitLimitMs(), this);
+  }
+
+  /** The balancer took it out of the queue with an instance that has room (counted for it). */
+  admit(upstream: Upstream): void {
+    this.#upstream = upstream;
+    this.#phase = Phase.waiting;
+    clearTimeout(this.#timer);
+    const now = performance.now();
+    // The idle timeout counts from now: nothing could move while it waited.
+    this.#lastActivity = now;
+    this.#arm(now);
+    this.dispatch();
+  }
+
+  /** The balancer took it out of the queue without an instance: its route changed. */
+  refuse(code: WaiterRefusal): void {
+    sendRouterError(this.#res, code, refusalMessage(code, this.#route, this.#lane.host));
+    this.#finish(OUTCOMES[code]);
   }
 
   // undici calls this once the connection is up, just before it writes the request.
@@ -226,19 +293,43 @@ class Exchange implements Dispatcher.DispatchHandler {
     const now = performance.now();
     // Node's timers count from the event loop's cached clock, so one may fire a little before
     // performance.now() says it is due: it is then set again for what is left.
-    const deadline = this.#startedAt + this.#requestTimeoutMs;
-    if (now >= deadline) {
+    if (this.#phase === Phase.queued) {
+      const waitLimitMs = this.#waitLimitMs();
+      const waitEnd = this.#startedAt + waitLimitMs;
+      if (now >= waitEnd) {
+        return this.#noCapacity(`no instance of service ${this.#route.serviceName} could take the request within ${duration(waitLimitMs)}`);
+      }
+      this.#timer = setTimeout(onExchangeTimer, Math.ceil(waitEnd - now), this);
+      return;
+    }
+    if (now >= this.#startedAt + this.#requestTimeoutMs) {
       return this.#timeOut(`service ${this.#route.serviceName} did not respond within ${duration(this.#requestTimeoutMs)}`);
     }
-    let next = deadline;
+    if (this.#tracksIdle && now >= this.#lastActivity + this.#idleTimeoutMs) {
+      return this.#timeOut(`service ${this.#route.serviceName} sent nothing for ${duration(this.#idleTimeoutMs)} (its idle timeout)`);
+    }
+    this.#arm(now);
+  }
+
+  /** Sets the timer for the first moment a timeout could expire, none having expired at `now`. */
+  #arm(now: number): void {
+    let next = this.#startedAt + this.#requestTimeoutMs;
     if (this.#tracksIdle) {
       const idleAt = this.#lastActivity + this.#idleTimeoutMs;
-      if (now >= idleAt) {
-        return this.#timeOut(`service ${this.#route.serviceName} sent nothing for ${duration(this.#idleTimeoutMs)} (its idle timeout)`);
-      }
       if (idleAt < next) next = idleAt;
     }
     this.#timer = setTimeout(onExchangeTimer, Math.ceil(next - now), this);
+  }
+
+  /** How long it may wait in the queue: the router's queue timeout, or its request timeout if shorter. */
+  #waitLimitMs(): number {
+    return Math.min(this.#context.queueTimeoutMs, this.#requestTimeoutMs);
+  }
+
+  #noCapacity(message: string): void {
+    this.#lane.load.rejected++;
+    sendRouterError(this.#res, 'NoCapacity', message);
+    this.#finish('no-capacity');
   }
 
   #timeOut(message: string): void {
@@ -264,11 +355,11 @@ class Exchange implements Dispatcher.DispatchHandler {
    */
   #retry(sent: boolean): boolean {
     if (this.#retries >= MAX_RETRIES || this.#options.body !== null || !isIdempotent(this.#options.method)) return false;
-    const balancer = this.#context.balancer;
-    const next = balancer.acquire(this.#host, this.#upstream) ?? (sent ? balancer.acquire(this.#host) : undefined);
+    // Only to an instance with room, or the same one (whose count it already holds): a retry
+    // never takes an instance over its cap, nor waits.
+    const next = this.#context.balancer.retry(this.#lane, this.#upstream, sent);
     if (next === undefined) return false;
     this.#retries++;
-    balancer.release(this.#upstream);
     this.#upstream = next;
     this.#phase = Phase.waiting;
     this.#controller = null;
@@ -284,17 +375,22 @@ class Exchange implements Dispatcher.DispatchHandler {
   #finish(outcome: RequestOutcome, error?: Error): void {
     this.#phase = Phase.done;
     clearTimeout(this.#timer);
-    this.#context.balancer.release(this.#upstream);
+    const balancer = this.#context.balancer;
+    // Out of the queue (client gone, wait over) or off its instance, whichever it was on.
+    if (this.queuedIn !== null) balancer.leave(this);
+    if (this.#upstream !== NO_UPSTREAM) balancer.release(this.#upstream);
+    const now = performance.now();
+    this.#lane.load.depart(now);
     this.#res.exchange = null;
     if (requestChannel.hasSubscribers) {
       requestChannel.publish({
-        host: this.#host,
+        host: this.#lane.host,
         method: this.#options.method,
         serviceName: this.#route.serviceName,
         instanceId: this.#upstream.instanceId,
         statusCode: this.#res.headersSent ? this.#res.statusCode : 0,
         outcome,
-        durationMs: performance.now() - this.#startedAt,
+        durationMs: now - this.#startedAt,
         error,
       } satisfies RequestMessage);
     }
@@ -334,10 +430,23 @@ const OUTCOMES: Record<RouterErrorCode, RequestOutcome> = {
   BadRequest: 'bad-request',
   UnknownHost: 'unknown-host',
   NoHealthyInstance: 'no-instance',
+  NoCapacity: 'no-capacity',
   ServicePaused: 'service-paused',
   InstanceUnreachable: 'upstream-error',
   RequestTimeout: 'timeout',
 };
+
+/** What a request refused for its route's state is told, at arrival or while it waited. */
+function refusalMessage(code: WaiterRefusal, route: Route, host: string): string {
+  switch (code) {
+    case 'UnknownHost':
+      return `no service answers on host '${host.slice(0, 255)}'`;
+    case 'ServicePaused':
+      return `service ${route.serviceName} is paused; ResumeService starts it again`;
+    case 'NoHealthyInstance':
+      return `no healthy instance for service ${route.serviceName}`;
+  }
+}
 
 const SLASH = 0x2f;
 /** Retries of a request whose connection failed before a response. */

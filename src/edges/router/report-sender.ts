@@ -1,15 +1,16 @@
 /**
  * @module
  * Tells the control plane what the router has in flight per instance, so that it stops a
- * withdrawn instance only once no router has a request left on it:
+ * withdrawn instance only once no router has a request left on it, and each service's load since
+ * the previous report, for its autoscaler:
  *
  *     POST /v1/reports    content-type: application/json    RouterReport (src/core/routes.ts)
  *     204
  *
  * on the control socket, beside the route feed but on a connection of its own (the feed's is
  * held by a long poll). A report goes out right after the router adopts a table (`now`), shortly
- * after a draining instance's last request ends (`soon`: a burst of them makes one report), and
- * a second after the last one otherwise. At most one is in flight; one that falls due meanwhile
+ * after a draining instance's last request ends or a request starts waiting for an instance
+ * (`soon`: a burst of them makes one report), and a second after the last one otherwise. At most one is in flight; one that falls due meanwhile
  * is sent once when it ends. A report that fails (control plane down or restarting, socket
  * missing) is published on `berth:router:report-error` and otherwise ignored: the next one,
  * within a second, carries the state of that moment.

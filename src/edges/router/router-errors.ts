@@ -17,6 +17,11 @@ export const RouterErrors = {
   InstanceUnreachable: 502,
   /** The service has no instance able to serve right now (RFC 9110 §15.6.4). */
   NoHealthyInstance: 503,
+  /**
+   * No instance of the service had room for the request (each at its MaxConcurrency, or none
+   * started yet) within the router's queue timeout, or the service's queue was full.
+   */
+  NoCapacity: 503,
   /** The service is paused (PauseService): it serves nothing until it is resumed. */
   ServicePaused: 503,
   /** The instance did not answer within the request timeout (RFC 9110 §15.6.5). */
@@ -27,10 +32,12 @@ export type RouterErrorCode = keyof typeof RouterErrors;
 
 /**
  * Seconds a client should wait before trying again, for the errors that pass: an instance is
- * usually back within a second (a deployment, a replaced instance); a resume takes longer.
+ * usually back, or has room again, within a second (a deployment, a replaced instance, an
+ * instance scaling out); a resume takes longer.
  */
 export const RouterErrorRetryAfter: Readonly<Partial<Record<RouterErrorCode, number>>> = {
   NoHealthyInstance: 1,
+  NoCapacity: 1,
   ServicePaused: 10,
 };
 

@@ -6,9 +6,10 @@
  *
  *     store ── route table by host, cached on disk ◄── feed (long poll on the control socket)
  *       │ on change
- *       ├─► balancer   (instances, in-flight counts; withdrawn ones drain)
+ *       ├─► balancer   (instances, in-flight counts, caps, queues of waiting requests,
+ *       │               service loads; withdrawn instances drain)
  *       ├─► pools      (keep-alive connections per instance, kept while it drains)
- *       └─► reports    (in-flight counts to the control socket, POST /v1/reports)
+ *       └─► reports    (in-flight counts and service loads to the control socket, POST /v1/reports)
  *     HTTPS server ─► certificates (one per routed host, from the local CA, asked at handshake)
  *                  ─► proxy
  *     HTTP server  ─► redirect to HTTPS
@@ -16,6 +17,10 @@
  * Draining: an instance a new table withdraws keeps its connections while requests run on it;
  * when the last one ends, its connections are closed and a report tells the control plane, which
  * stops the instance once every router has said so.
+ *
+ * Demand: a request that finds no instance with room waits in the balancer's queue for its host;
+ * the first one to wait (a service scaled to zero, or every instance at its cap) has a report
+ * sent at once, so the control plane can start an instance without waiting for the next second.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -60,13 +65,15 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
   const routerId = randomUUID();
   const reports = new ReportSender({
     socketPath: config.controlSocketPath,
-    report: () => ({ routerId, tableTag: store.tag, instances: Object.fromEntries(balancer.inFlight()) }),
+    report: () => ({ routerId, tableTag: store.tag, instances: Object.fromEntries(balancer.inFlight()), services: balancer.takeLoads() }),
   });
   const balancer = new Balancer({
+    queueLimit: config.queueLimit,
     onDrained: () => {
       pools.retain(balancer.addresses());
       reports.soon();
     },
+    onDemand: () => reports.soon(),
   });
   const pools = new UpstreamPools({ connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs) });
   const underDomain = `.${config.domain}`;
@@ -83,7 +90,14 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
   const feed = new RouteFeed({ socketPath: config.controlSocketPath, sink: store });
   feed.start();
 
-  const proxy = createProxyHandler({ routes: store, balancer, pools, requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs });
+  const proxy = createProxyHandler({
+    routes: store,
+    balancer,
+    pools,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    queueTimeoutMs: config.queueTimeoutMs,
+  });
   let servers: RouterServers;
   try {
     servers = await startRouterServers({
