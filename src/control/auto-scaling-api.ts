@@ -4,6 +4,7 @@
  * are created, described, listed and deleted; one ACTIVE revision is the account's default,
  * which services created without an `AutoScalingConfigurationArn` get. Services keep the
  * revision they were given, so changing the default affects only services created later.
+ * MinSize may be 0, which App Runner refuses: the service then scales to zero when idle.
  */
 import {
   ascHasAssociatedService,
@@ -62,7 +63,8 @@ export class AutoScalingApi {
     const maxConcurrency = memberValue<number>(input, 'MaxConcurrency') ?? DEFAULT_ASC_VALUES.maxConcurrency;
     const minSize = memberValue<number>(input, 'MinSize') ?? DEFAULT_ASC_VALUES.minSize;
     const maxSize = memberValue<number>(input, 'MaxSize') ?? DEFAULT_ASC_VALUES.maxSize;
-    // MinSize is at most 25, the default MaxSize: only a MaxSize given can be below it.
+    // MinSize is 0 (Berth's extension: scale to zero) to 25, the default MaxSize, and MaxSize at
+    // least 1 (both checked by the shape): only a MaxSize given can be below MinSize.
     if (minSize > maxSize) {
       throw invalidRequest(
         `Value '${minSize}' at 'minSize' is greater than MaxSize ${maxSize} at 'maxSize'; MinSize must be less than or equal to MaxSize: lower MinSize or raise MaxSize`,

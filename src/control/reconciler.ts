@@ -12,6 +12,7 @@ import type { OperationRecord } from '../core/operation.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import { revisionDigestKey, revisionImageKey, RuntimeError, type ContainerRuntime, type ImageDigests, type Instance } from '../core/runtime.ts';
 import { buildFailureMessage } from '../core/build-record.ts';
+import { instanceSummaryKey, type InstanceSummary } from '../core/instance-summary.ts';
 import { crashLoopKey, type CrashLoopState, type ServiceEvent, type ServiceEventType } from '../core/service-events.ts';
 import { effectiveSettings, type ServiceSettings } from '../core/service-settings.ts';
 import type { RevisionSpec, ServiceRecord } from '../core/service.ts';
@@ -80,6 +81,8 @@ export class Reconciler {
   readonly #instances = new Map<string, Instance>();
   /** Crash loops by service id, mirrored in the store (crashLoopKey) for the API. */
   readonly #crashLoops = new Map<string, CrashLoopState | undefined>();
+  /** The instance summary last written per service (its revisions part), to write only changes. */
+  readonly #summaries = new Map<string, string>();
   /** Operations whose start is in the event log. */
   readonly #announced = new Set<string>();
   /** Bytes written by each instance outside its image, by runtime id, and when last measured. */
@@ -273,8 +276,10 @@ export class Reconciler {
     const type = operation?.type;
     const stopping = type === 'DELETE_SERVICE' || type === 'PAUSE_SERVICE';
     const stopped = service.status === 'CREATE_FAILED' || service.status === 'PAUSED';
-    const desired = stopping || (stopped && operation === undefined) ? 0 : service.minSize;
     const deploying = operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS';
+    // The autoscaler's count within [MinSize, MaxSize]; a deployment brings up at least one
+    // instance to check, even for a service scaled to zero.
+    const desired = stopping || (stopped && operation === undefined) ? 0 : Math.max(desiredCount(service), deploying ? 1 : 0);
     // While a new revision starts, the one serving keeps its instances (and its traffic).
     const keep = deploying && service.servingRevisionId !== undefined && service.servingRevisionId !== service.revisionId ? service.servingRevisionId : undefined;
 
@@ -342,6 +347,7 @@ export class Reconciler {
       serving.push(instance);
       if (verdict === 'healthy') healthy.push(instance);
     }
+    this.#summarize(service, instances, healthy);
     // A revision whose instance has served a good while is out of its crash loop.
     if (healthy.some((i) => now - i.createdAt > CRASH_LOOP_RESET_MS)) this.#clearCrashLoop(service);
 
@@ -385,7 +391,7 @@ export class Reconciler {
       // Everything listed has just been removed; the next pass confirms the runtime agrees.
       if (instances.length === 0) this.#succeed(service, operation, type === 'DELETE_SERVICE' ? 'DELETED' : 'PAUSED');
       else this.wake();
-    } else if (healthy.length >= desired && desired > 0) {
+    } else if (healthy.length >= desired && (desired > 0 || operation.status === 'ROLLBACK_IN_PROGRESS')) {
       // The desired revision is healthy: it takes the traffic; what else runs drains next pass.
       if (operation.status === 'ROLLBACK_IN_PROGRESS') {
         if (instances.every((i) => i.revisionId === service.revisionId)) this.#finish(service, operation, 'ROLLBACK_SUCCEEDED', 'RUNNING', operation.message);
@@ -726,6 +732,27 @@ export class Reconciler {
     }
   }
 
+  /** Keeps the store's summary of what runs of a service (for the autoscaler and DescribeService) up to date. */
+  #summarize(service: ServiceRecord, instances: Instance[], healthy: Instance[]): void {
+    const byRevision = new Map<string, { revisionId: string; current: number; ready: number }>();
+    for (const instance of instances) {
+      if (instance.state !== 'running' || this.#draining.has(instance.instanceId)) continue;
+      const entry = byRevision.get(instance.revisionId) ?? { revisionId: instance.revisionId, current: 0, ready: 0 };
+      entry.current++;
+      byRevision.set(instance.revisionId, entry);
+    }
+    for (const instance of healthy) {
+      const entry = byRevision.get(instance.revisionId);
+      if (entry !== undefined) entry.ready++;
+    }
+    const revisions = [...byRevision.values()].sort((a, b) => (a.revisionId < b.revisionId ? -1 : 1));
+    const shape = JSON.stringify(revisions);
+    if (this.#summaries.get(service.id) === shape) return;
+    this.#summaries.set(service.id, shape);
+    const summary: InstanceSummary = { revisions, at: this.#clock.now() };
+    this.#store.setMeta(instanceSummaryKey(service.id), JSON.stringify(summary));
+  }
+
   /** Records an operation's start in the event log, once (a restarted reconciler checks the log). */
   #announce(service: ServiceRecord, operation: OperationRecord): void {
     this.#announced.add(operation.id);
@@ -759,6 +786,9 @@ export class Reconciler {
         .filter((i) => this.#health.verdict(i.instanceId) === 'healthy' && !this.#removing.has(i.instanceId) && !this.#draining.has(i.instanceId))
         .map((i) => ({ instanceId: i.instanceId, address: i.address as string }));
       for (const target of targets) routed.add(target.instanceId);
+      // Scaled to zero, or instances starting: the router holds requests (and says so at once)
+      // instead of refusing them, so the first request starts an instance and is then served.
+      const hold = !paused && service.status !== 'CREATE_FAILED' && targets.length < Math.max(desiredCount(service), 1);
       routes.push({
         host: service.urlHost,
         serviceId: service.id,
@@ -766,7 +796,9 @@ export class Reconciler {
         targets,
         requestTimeoutMs: settings.requestTimeoutSeconds * 1000,
         idleTimeoutMs: settings.idleTimeoutSeconds * 1000,
+        maxConcurrency: service.maxConcurrency,
         ...(paused && { paused: true }),
+        ...(hold && { hold: true }),
       });
     }
     const now = this.#clock.now();
@@ -775,6 +807,11 @@ export class Reconciler {
     this.#routed = routed;
     this.#publish({ routes });
   }
+}
+
+/** Instances the revision serving should have: the autoscaler's decision within [MinSize, MaxSize]. */
+function desiredCount(service: ServiceRecord): number {
+  return Math.min(Math.max(service.desiredInstances ?? service.minSize, service.minSize), service.maxSize);
 }
 
 /** Operations that bring a revision up and succeed once it is healthy. */

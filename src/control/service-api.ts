@@ -10,12 +10,17 @@ import {
   ascHasAssociatedService,
   autoScalingConfigurationSummary,
   defaultAutoScalingConfiguration,
+  desiredInstancesOf,
   findAutoScalingConfiguration,
+  scalingDecisionKey,
+  scalingDecisionOutput,
   type AutoScalingConfigurationRecord,
+  type ScalingDecisionRecord,
 } from '../core/auto-scaling.ts';
 import { findRevision } from '../core/configuration-revisions.ts';
 import { findConnection } from '../core/connection.ts';
 import { newHexId, parseArn } from '../core/ids.ts';
+import { readInstanceSummary } from '../core/instance-summary.ts';
 import {
   DEPLOYMENT_OPERATION_TYPES,
   OPERATION_EXTENSION_SHAPES,
@@ -74,7 +79,7 @@ export class ServiceApi {
       if (store.listLiveServices().length >= quotas.services) {
         throw new BerthError('ServiceQuotaExceededException', `You have reached the quota of ${quotas.services} services; delete one to create another`);
       }
-      const service: ServiceRecord = {
+      const service: ServiceRecord = withDeploymentCount({
         id,
         name,
         arn: resourceArn(arnContext, 'service', name, id),
@@ -85,7 +90,7 @@ export class ServiceApi {
         ...autoScalingOf(asc),
         createdAt: now,
         updatedAt: now,
-      };
+      });
       store.insertService(service);
       const revised = this.#newRevision(service, now);
       const tags = memberValue<Tag[]>(input, 'Tags') ?? [];
@@ -106,7 +111,7 @@ export class ServiceApi {
       const ascArn = memberValue<string>(input, 'AutoScalingConfigurationArn');
       const autoScaling = ascArn === undefined ? {} : autoScalingOf(this.#autoScaling(ascArn));
       // A new revision even when nothing changed: App Runner redeploys on every update.
-      return this.#newRevision({ ...service, config, ...autoScaling, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now);
+      return this.#newRevision(withDeploymentCount({ ...service, config, ...autoScaling, status: 'OPERATION_IN_PROGRESS', updatedAt: now }), now);
     });
   }
 
@@ -138,8 +143,12 @@ export class ServiceApi {
   resumeService(input: ApiInput): ApiOutput {
     validateInput('ResumeService', input);
     const now = this.#ctx.clock.now();
-    // The last deployed revision comes back as it was: no new revision, no rebuild (§5.5).
-    return this.#startOperation(input, 'ResumeService', 'RESUME_SERVICE', now, (service) => ({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }));
+    // The last deployed revision comes back as it was: no new revision, no rebuild (§5.5). The
+    // load it had before the pause says nothing now: it starts again from MinSize (at least 1).
+    return this.#startOperation(input, 'ResumeService', 'RESUME_SERVICE', now, (service) => {
+      const { desiredInstances: _before, ...resumed } = service;
+      return withDeploymentCount({ ...resumed, status: 'OPERATION_IN_PROGRESS', updatedAt: now });
+    });
   }
 
   startDeployment(input: ApiInput): ApiOutput {
@@ -147,7 +156,7 @@ export class ServiceApi {
     const now = this.#ctx.clock.now();
     const { OperationId } = this.#startOperation(input, 'StartDeployment', 'START_DEPLOYMENT', now, (service) =>
       // The same configuration, deployed afresh: the image behind the tag is pulled again.
-      this.#newRevision({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }, now),
+      this.#newRevision(withDeploymentCount({ ...service, status: 'OPERATION_IN_PROGRESS', updatedAt: now }), now),
     );
     return { OperationId };
   }
@@ -344,8 +353,9 @@ export class ServiceApi {
   /**
    * The `Service` of every service operation's output: App Runner's members, then Berth's
    * extensions (clients that know only App Runner drop them): `Settings`, `LastDeployment` (so a
-   * failed or rolled-back deployment shows here, not only in ListOperations) and `CrashLoop`
-   * while the reconciler is backing off a revision whose instances keep failing.
+   * failed or rolled-back deployment shows here, not only in ListOperations), `CrashLoop`
+   * while the reconciler is backing off a revision whose instances keep failing, and `Scaling`:
+   * the instances the autoscaler wants, what runs of each revision, and its last decision.
    */
   #output(service: ServiceRecord): ApiOutput {
     const { store } = this.#ctx;
@@ -359,12 +369,43 @@ export class ServiceApi {
       Settings: settingsOutput(effectiveSettings(service.settings, this.#ctx.serviceSettings)),
       ...(lastDeployment !== undefined && { LastDeployment: operationSummary(lastDeployment) }),
       ...(crashLoop !== undefined && { CrashLoop: crashLoopOutput(JSON.parse(crashLoop) as CrashLoopState) }),
+      Scaling: this.#scalingOutput(service),
+    };
+  }
+
+  /** `Service.Scaling`: members the store knows nothing of yet are absent. */
+  #scalingOutput(service: ServiceRecord): ApiOutput {
+    const { store } = this.#ctx;
+    const summary = readInstanceSummary(store, service.id);
+    const decision = store.getMeta(scalingDecisionKey(service.id)) || undefined;
+    // Nothing runs of a paused, failed or deleted service, whatever the count it keeps.
+    const stopped = service.status === 'PAUSED' || service.status === 'CREATE_FAILED' || service.status === 'DELETED';
+    return {
+      DesiredInstances: stopped ? 0 : desiredInstancesOf(service),
+      ...(summary !== undefined && {
+        Revisions: summary.revisions.map((r) => ({ RevisionId: r.revisionId, CurrentInstances: r.current, ReadyInstances: r.ready })),
+      }),
+      ...(decision !== undefined && { LastDecision: scalingDecisionOutput(JSON.parse(decision) as ScalingDecisionRecord) }),
     };
   }
 
   #settingsOutput(service: ServiceRecord): ApiOutput {
     return { ServiceArn: service.arn, Settings: settingsOutput(effectiveSettings(service.settings, this.#ctx.serviceSettings)) };
   }
+}
+
+/**
+ * Sets the count a deployment (create, update, redeploy, resume) starts the service with: the
+ * count in force, within the (maybe new) [MinSize, MaxSize], and at least one even with MinSize
+ * 0: a deployment is health-checked on a running instance, and the service then goes on with
+ * that instance until the autoscaler scales it to zero after the idle period (counted from the
+ * deployment's end). Written here rather than left to the reconciler, so that the deployment's
+ * end does not find the service still at zero and stop the instance it just checked. Left
+ * absent when it would say what absent says (MinSize).
+ */
+function withDeploymentCount(service: ServiceRecord): ServiceRecord {
+  const count = Math.min(Math.max(desiredInstancesOf(service), 1), service.maxSize);
+  return service.desiredInstances === undefined && count === service.minSize ? service : { ...service, desiredInstances: count };
 }
 
 function autoScalingOf(asc: AutoScalingConfigurationRecord): Pick<ServiceRecord, 'autoScalingConfigurationArn' | 'minSize' | 'maxConcurrency' | 'maxSize'> {

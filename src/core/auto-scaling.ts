@@ -2,7 +2,9 @@
  * @module
  * Auto scaling configurations (app-runner-api.md §2.2, §3.8): named, immutable revisions, the
  * account default, and the partial-ARN forms (`.../<name>`, `.../<name>/<revision>`) that name
- * the latest active revision of a name or one revision.
+ * the latest active revision of a name or one revision. MinSize may be 0 (Berth's extension:
+ * the service scales to zero after its idle period). Also the record of the autoscaler's last
+ * decision for a service, kept in the store for DescribeService.
  */
 import { allRevisions, findRevision, isLatestRevision, type RevisionedData } from './configuration-revisions.ts';
 import type { ArnContext } from './ids.ts';
@@ -13,6 +15,7 @@ import type { Store } from './store.ts';
 
 export interface AutoScalingConfigurationData extends RevisionedData {
   maxConcurrency: number;
+  /** 0 to 25; 0 (Berth's extension) lets the service scale to zero. */
   minSize: number;
   maxSize: number;
   isDefault: boolean;
@@ -114,5 +117,54 @@ export function autoScalingConfigurationOutput(record: AutoScalingConfigurationR
     ...(d.deletedAt !== undefined && { DeletedAt: epochSeconds(d.deletedAt) }),
     HasAssociatedService: hasAssociatedService,
     IsDefault: d.isDefault,
+  };
+}
+
+/**
+ * Instances the revision serving should have: the autoscaler's decision (`desiredInstances`),
+ * else MinSize, kept within [MinSize, MaxSize] (a rollback may restore narrower bounds than the
+ * decision was made in).
+ */
+export function desiredInstancesOf(service: Pick<ServiceRecord, 'desiredInstances' | 'minSize' | 'maxSize'>): number {
+  return Math.min(Math.max(service.desiredInstances ?? service.minSize, service.minSize), service.maxSize);
+}
+
+/** Why the autoscaler changed a service's instance count. */
+export type ScalingReason = 'load' | 'scale-to-zero' | 'scale-from-zero';
+
+/** The autoscaler's last change of a service's desired instances, with its inputs. */
+export interface ScalingDecisionRecord {
+  /** Epoch ms. */
+  at: number;
+  from: number;
+  to: number;
+  reason: ScalingReason;
+  /** Average concurrency over the stable window (60 s) and the panic window (6 s), all routers together. */
+  stable: number;
+  panic: number;
+  /** Ready instances of the revision serving when the decision was made. */
+  ready: number;
+  /** Concurrent requests per instance the autoscaler aims for (MaxConcurrency x 0.7). */
+  target: number;
+  panicking: boolean;
+}
+
+/** The store's meta key holding a service's last ScalingDecisionRecord as JSON. */
+export function scalingDecisionKey(serviceId: string): string {
+  return `scaling:${serviceId}`;
+}
+
+/** `Service.Scaling.LastDecision` (Berth's extension) of a stored decision. */
+export function scalingDecisionOutput(decision: ScalingDecisionRecord): Record<string, unknown> {
+  return {
+    At: epochSeconds(decision.at),
+    From: decision.from,
+    To: decision.to,
+    Reason: decision.reason.toUpperCase().replaceAll('-', '_'),
+    StableConcurrency: decision.stable,
+    PanicConcurrency: decision.panic,
+    ReadyInstances: decision.ready,
+    TargetPerInstance: decision.target,
+    Panicking: decision.panicking,
   };
 }

@@ -47,10 +47,10 @@ export interface BerthConfig {
     registryNotificationToken: string;
   };
   /**
-   * `startupTimeoutSeconds` and `ephemeralStorageMb`: the defaults of services' own settings.
-   * `stopGraceSeconds`: SIGTERM to SIGKILL when an instance stops.
+   * `startupTimeoutSeconds`, `ephemeralStorageMb` and `scaleToZeroIdleSeconds`: the defaults of
+   * services' own settings. `stopGraceSeconds`: SIGTERM to SIGKILL when an instance stops.
    */
-  reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number; ephemeralStorageMb: number };
+  reconcile: { intervalMs: number; startupTimeoutSeconds: number; stopGraceSeconds: number; ephemeralStorageMb: number; scaleToZeroIdleSeconds: number };
   /** App Runner's per-account quotas (app-runner-api.md §5.1), adjustable here. */
   quotas: Quotas;
 }
@@ -94,7 +94,7 @@ export function defaultConfig(home: string): BerthConfig {
     docker: { socket: '/var/run/docker.sock' },
     runtime: { kind: 'auto' },
     build: { timeoutSeconds: 1800, runtimeImages: 'os-packages', runtimeImageOverrides: {}, debianMirror: '', pollIntervalSeconds: 60, registryNotificationToken: '' },
-    reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10, ephemeralStorageMb: 3072 },
+    reconcile: { intervalMs: 1000, startupTimeoutSeconds: 300, stopGraceSeconds: 10, ephemeralStorageMb: 3072, scaleToZeroIdleSeconds: 90 },
     quotas: { ...DEFAULT_QUOTAS },
   };
 }
@@ -106,6 +106,7 @@ export function defaultServiceSettings(config: BerthConfig): ServiceSettings {
     idleTimeoutSeconds: config.router.idleTimeoutSeconds,
     startupTimeoutSeconds: config.reconcile.startupTimeoutSeconds,
     ephemeralStorageMb: config.reconcile.ephemeralStorageMb,
+    scaleToZeroIdleSeconds: config.reconcile.scaleToZeroIdleSeconds,
   };
 }
 
@@ -136,7 +137,7 @@ const SECTIONS = {
   docker: ['socket'],
   runtime: ['kind'],
   build: ['timeoutSeconds', 'runtimeImages', 'runtimeImageOverrides', 'debianMirror', 'pollIntervalSeconds', 'registryNotificationToken'],
-  reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds', 'ephemeralStorageMb'],
+  reconcile: ['intervalMs', 'startupTimeoutSeconds', 'stopGraceSeconds', 'ephemeralStorageMb', 'scaleToZeroIdleSeconds'],
   quotas: Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[],
 } as const;
 const TOP = ['home', 'region', 'accountId', 'domain'] as const;
@@ -197,6 +198,7 @@ function validate(c: BerthConfig): void {
   between('router.requestTimeoutSeconds', c.router.requestTimeoutSeconds, SETTING_LIMITS.requestTimeoutSeconds.min, SETTING_LIMITS.requestTimeoutSeconds.max);
   between('router.idleTimeoutSeconds', c.router.idleTimeoutSeconds, SETTING_LIMITS.idleTimeoutSeconds.min, SETTING_LIMITS.idleTimeoutSeconds.max);
   between('reconcile.ephemeralStorageMb', c.reconcile.ephemeralStorageMb, SETTING_LIMITS.ephemeralStorageMb.min, SETTING_LIMITS.ephemeralStorageMb.max);
+  between('reconcile.scaleToZeroIdleSeconds', c.reconcile.scaleToZeroIdleSeconds, SETTING_LIMITS.scaleToZeroIdleSeconds.min, SETTING_LIMITS.scaleToZeroIdleSeconds.max);
   const oneOf = (name: string, value: unknown, allowed: readonly string[]): void => {
     if (typeof value !== 'string' || !allowed.includes(value)) throw invalidRequest(`Configuration '${name}' is ${JSON.stringify(value)}; expected one of ${allowed.join(', ')}`);
   };

@@ -23,7 +23,8 @@ export type ServiceEventType =
   | 'paused'
   | 'resumed'
   | 'deleted'
-  | 'settings-changed';
+  | 'settings-changed'
+  | 'scaled';
 
 export interface ServiceEvent {
   serviceId: string;

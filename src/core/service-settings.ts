@@ -2,9 +2,10 @@
  * @module
  * Per-service settings App Runner does not have (Berth extensions, set with
  * `Berth.UpdateServiceSettings`): the request timeout (App Runner's is a fixed 120 s), an idle
- * timeout for long-lived streams, the startup limit (App Runner's fixed 5 minutes) and the
- * ephemeral storage limit (App Runner's fixed 3 GB). A member left unset takes the
- * installation's default from the configuration file.
+ * timeout for long-lived streams, the startup limit (App Runner's fixed 5 minutes), the
+ * ephemeral storage limit (App Runner's fixed 3 GB) and how long a service whose MinSize is 0
+ * goes without requests before it scales to zero (App Runner never does). A member left unset
+ * takes the installation's default from the configuration file.
  */
 import { invalidRequest } from './errors.ts';
 
@@ -17,6 +18,11 @@ export interface ServiceSettings {
   startupTimeoutSeconds: number;
   /** What an instance may write outside its image before it is replaced: 64 MiB to 100 GiB. */
   ephemeralStorageMb: number;
+  /**
+   * With MinSize 0: no request for this long scales the service to zero instances: 1 s to 24 h.
+   * Without effect when MinSize is 1 or more.
+   */
+  scaleToZeroIdleSeconds: number;
 }
 
 export const SETTING_LIMITS: Readonly<Record<keyof ServiceSettings, { min: number; max: number }>> = {
@@ -24,6 +30,7 @@ export const SETTING_LIMITS: Readonly<Record<keyof ServiceSettings, { min: numbe
   idleTimeoutSeconds: { min: 1, max: 3600 },
   startupTimeoutSeconds: { min: 10, max: 3600 },
   ephemeralStorageMb: { min: 64, max: 102_400 },
+  scaleToZeroIdleSeconds: { min: 1, max: 86_400 },
 };
 
 /** The settings in force: the service's own over the installation's defaults. */
@@ -32,7 +39,13 @@ export function effectiveSettings(own: Partial<ServiceSettings> | undefined, def
 }
 
 /** Every setting, in the order the API and the CLI list them. */
-export const SETTING_NAMES: readonly (keyof ServiceSettings)[] = ['requestTimeoutSeconds', 'idleTimeoutSeconds', 'startupTimeoutSeconds', 'ephemeralStorageMb'];
+export const SETTING_NAMES: readonly (keyof ServiceSettings)[] = [
+  'requestTimeoutSeconds',
+  'idleTimeoutSeconds',
+  'startupTimeoutSeconds',
+  'ephemeralStorageMb',
+  'scaleToZeroIdleSeconds',
+];
 
 /** Each setting's member in the API: `Berth.UpdateServiceSettings`'s input and every `Settings` output. */
 export const SETTING_MEMBERS: Readonly<Record<keyof ServiceSettings, string>> = {
@@ -40,6 +53,7 @@ export const SETTING_MEMBERS: Readonly<Record<keyof ServiceSettings, string>> = 
   idleTimeoutSeconds: 'IdleTimeoutSeconds',
   startupTimeoutSeconds: 'StartupTimeoutSeconds',
   ephemeralStorageMb: 'EphemeralStorageMb',
+  scaleToZeroIdleSeconds: 'ScaleToZeroIdleSeconds',
 };
 
 /** Settings as the API returns them: `{RequestTimeoutSeconds, IdleTimeoutSeconds, …}`. */

@@ -89,6 +89,11 @@ export interface ServiceRecord {
   minSize: number;
   maxConcurrency: number;
   maxSize: number;
+  /**
+   * Instances the autoscaler wants for the revision that serves, within [minSize, maxSize];
+   * minSize when absent (no decision yet).
+   */
+  desiredInstances?: number;
   /** Berth's per-service settings (service-settings.ts); unset members take the defaults. */
   settings?: Partial<ServiceSettings>;
   createdAt: number;

@@ -3,8 +3,8 @@
  * The `berth` command. `berth up` runs the control plane and the router as two child
  * processes and supervises them (a crashed one is restarted; Ctrl-C stops both cleanly);
  * `berth control-plane` and `berth router` run one of them in the foreground; `berth iam`
- * manages users, keys and policies through the API; `berth operations`, `build-log`, `events`
- * and `settings` show and change a service through it.
+ * manages users, keys and policies through the API; `berth status`, `operations`, `build-log`,
+ * `events` and `settings` show and change a service through it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,10 +25,11 @@ Commands:
   control-plane   Run only the control plane (API, store, reconciler)
   router          Run only the router (HTTPS, routing to instances)
   iam             Users, access keys and policies (berth iam help lists the subcommands)
+  status          A service's instances (desired, current, ready) and the autoscaler's last decision
   operations      A service's operations and why each ended as it did
   build-log       The build output of a deployment from source (--follow while it runs)
   events          A service's event log: deployments, instances and why they stopped
-  settings        A service's timeouts and ephemeral storage limit, shown or changed
+  settings        A service's timeouts, ephemeral storage limit and scale-to-zero idle period, shown or changed
   help            Show this help
 
 Options (each overrides the configuration file):
@@ -43,7 +44,7 @@ Options (each overrides the configuration file):
   --region <region>      Region in ARNs and SigV4 scopes (default us-east-1)
   --docker-socket <path> Docker engine socket (default /var/run/docker.sock)
   --verbose              Log every API request
-  --endpoint <url>       berth iam, operations, build-log, events, settings: the API to call
+  --endpoint <url>       berth iam, status, operations, build-log, events, settings: the API to call
                          (default the configured API address)
 
 ${IAM_COMMANDS_HELP}
@@ -63,7 +64,7 @@ const OPTIONS = {
   region: { type: 'string' },
   'docker-socket': { type: 'string' },
   verbose: { type: 'boolean' },
-  // berth iam, operations, build-log, events, settings
+  // berth iam, status, operations, build-log, events, settings
   endpoint: { type: 'string' },
   follow: { type: 'boolean' },
   limit: { type: 'string' },
@@ -71,6 +72,7 @@ const OPTIONS = {
   'idle-timeout': { type: 'string' },
   'startup-timeout': { type: 'string' },
   'ephemeral-storage': { type: 'string' },
+  'scale-to-zero-idle': { type: 'string' },
   default: { type: 'string', multiple: true },
   status: { type: 'string' },
   document: { type: 'string' },
@@ -145,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
       });
+    case 'status':
     case 'operations':
     case 'build-log':
     case 'events':

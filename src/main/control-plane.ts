@@ -30,6 +30,7 @@ import type { ContainerRuntime } from '../core/runtime.ts';
 import { connectionWebhookSecret } from '../core/connection.ts';
 import { SecretBox } from '../core/secret-box.ts';
 import type { Store } from '../core/store.ts';
+import { Autoscaler } from '../control/autoscaler.ts';
 import { HealthTracker } from '../control/health-tracker.ts';
 import { Reconciler, type ReconcilerEvent } from '../control/reconciler.ts';
 import { RouterFleet } from '../control/router-fleet.ts';
@@ -189,6 +190,13 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   });
   wake.reconciler = reconciler;
   onHealthChange.to = reconciler;
+  const autoscaler = new Autoscaler({
+    store,
+    clock,
+    defaults: defaultServiceSettings(config),
+    onChange: () => reconciler.wake(),
+    emit: (event) => log(event.type === 'error' ? 'warn' : 'info', 'autoscaler', `${event.serviceName === undefined ? '' : `${event.serviceName}: `}${event.message}`),
+  });
   const context: ApiContext = {
     store,
     clock,
@@ -230,6 +238,9 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const control = createControlServer(feed, {
     onReport: (report) => {
       fleet.record(report);
+      // Every report feeds the load windows; one showing a request waiting for a service at
+      // zero has it decided at once.
+      autoscaler.observe(report);
       // A report may say an instance being drained has finished its last request.
       if (reconciler.draining) reconciler.wake();
     },
@@ -239,6 +250,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const apiPort = await listen(api, config.api.port, config.api.host);
   writeFileSync(paths.controlPlanePid, `${process.pid}\n`);
   reconciler.start();
+  autoscaler.start();
   autoDeploy.start(config.build.pollIntervalSeconds * 1000);
   // Images and build directories no revision needs any more are freed once a minute.
   const collector = setInterval(() => {
@@ -256,6 +268,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     async stop() {
       clearInterval(collector);
       await autoDeploy.stop();
+      autoscaler.stop();
       await reconciler.stop();
       await builds.stop();
       feed.close();

@@ -1,29 +1,34 @@
 /**
  * @module
- * `berth operations SERVICE`, `berth build-log SERVICE [OPERATION] [--follow]`, `berth events
- * SERVICE` and `berth settings SERVICE`: what a service's deployments and instances did,
- * including what the AWS CLI cannot show (App Runner's operation summaries have no message and
- * no build output, and it has no event log): why an operation failed, the commit it built, the
- * build's output, followed while it runs, and Berth's own per-service settings. SERVICE is a
- * name or an ARN.
+ * `berth status SERVICE`, `berth operations SERVICE`, `berth build-log SERVICE [OPERATION]
+ * [--follow]`, `berth events SERVICE` and `berth settings SERVICE`: what a service runs and
+ * what its deployments and instances did, including what the AWS CLI cannot show (App Runner's
+ * operation summaries have no message and no build output, and it has no event log or
+ * autoscaler to ask): its instances and the autoscaler's last decision, why an operation
+ * failed, the commit it built, the build's output, followed while it runs, and Berth's own
+ * per-service settings. SERVICE is a name or an ARN.
  */
 import type { BerthConfig } from '../core/config.ts';
 import { SERVICE_EVENTS_KEPT } from '../core/service-events.ts';
 import { SETTING_LIMITS, SETTING_MEMBERS, SETTING_NAMES, type ServiceSettings } from '../core/service-settings.ts';
 import { allPages, ApiUsageError, callApi, credentialsOf, endpointOf, type ApiClient } from './api-client.ts';
 
-export const SERVICE_COMMANDS_HELP = `berth operations SERVICE                   A service's operations, newest first, with why each ended as it did
+export const SERVICE_COMMANDS_HELP = `berth status SERVICE                       The service's status, the instances it should have, what runs of each
+                                           revision (current and ready), and the autoscaler's last decision
+berth operations SERVICE                   A service's operations, newest first, with why each ended as it did
 berth build-log SERVICE [OPERATION] [--follow]
                                            The build output of an operation (default the newest); --follow
                                            prints it as it comes until the build ends
 berth events SERVICE [--limit N]           The service's newest N events (default 50, at most ${SERVICE_EVENTS_KEPT}), oldest
                                            first like a log: deployments, instances started and stopped and why
 berth settings SERVICE [--request-timeout S] [--idle-timeout S] [--startup-timeout S]
-                       [--ephemeral-storage MB] [--default NAME]...
+                       [--ephemeral-storage MB] [--scale-to-zero-idle S] [--default NAME]...
                                            Without flags, the service's settings; with flags, changes them (no
-                                           deployment needed). --default request-timeout (idle-timeout,
-                                           startup-timeout, ephemeral-storage) returns one to the installation's
-                                           default; repeat it or separate names with commas`;
+                                           deployment needed). --scale-to-zero-idle: with MinSize 0, how long
+                                           without a request before the service scales to zero. --default
+                                           request-timeout (idle-timeout, startup-timeout, ephemeral-storage,
+                                           scale-to-zero-idle) returns one to the installation's default;
+                                           repeat it or separate names with commas`;
 
 /** The settings' flags, by setting. */
 const SETTING_FLAGS: Readonly<Record<keyof ServiceSettings, SettingFlag>> = {
@@ -31,10 +36,11 @@ const SETTING_FLAGS: Readonly<Record<keyof ServiceSettings, SettingFlag>> = {
   idleTimeoutSeconds: 'idle-timeout',
   startupTimeoutSeconds: 'startup-timeout',
   ephemeralStorageMb: 'ephemeral-storage',
+  scaleToZeroIdleSeconds: 'scale-to-zero-idle',
 };
-type SettingFlag = 'request-timeout' | 'idle-timeout' | 'startup-timeout' | 'ephemeral-storage';
+type SettingFlag = 'request-timeout' | 'idle-timeout' | 'startup-timeout' | 'ephemeral-storage' | 'scale-to-zero-idle';
 
-export type ServiceCommand = 'operations' | 'build-log' | 'events' | 'settings';
+export type ServiceCommand = 'status' | 'operations' | 'build-log' | 'events' | 'settings';
 
 export interface ServiceCommandFlags {
   endpoint?: string | undefined;
@@ -44,6 +50,7 @@ export interface ServiceCommandFlags {
   'idle-timeout'?: string | undefined;
   'startup-timeout'?: string | undefined;
   'ephemeral-storage'?: string | undefined;
+  'scale-to-zero-idle'?: string | undefined;
   default?: readonly string[] | undefined;
 }
 
@@ -57,7 +64,7 @@ export interface ServiceCommandIo {
 
 type Json = Record<string, unknown>;
 
-/** Runs `berth operations …`, `berth build-log …`, `berth events …` or `berth settings …`; returns the exit status. */
+/** Runs `berth status …`, `berth operations …`, `berth build-log …`, `berth events …` or `berth settings …`; returns the exit status. */
 export async function runServiceCommand(
   command: ServiceCommand,
   args: readonly string[],
@@ -76,6 +83,11 @@ export async function runServiceCommand(
     const update = command === 'settings' ? settingsUpdateOf(flags) : undefined;
     const client: ApiClient = { endpoint: endpointOf(flags.endpoint, config), region: config.region, credentials: credentialsOf(io.env, config) };
     const serviceArn = await resolveService(client, args[0] as string);
+    if (command === 'status') {
+      const { Service } = (await callApi(client, 'AppRunner.DescribeService', { ServiceArn: serviceArn })) as { Service: Json };
+      io.stdout(formatStatus(Service));
+      return 0;
+    }
     if (command === 'events') {
       for (const event of (await newestEvents(client, serviceArn, limit)).reverse()) io.stdout(`${formatEvent(event)}\n`);
       return 0;
@@ -117,6 +129,7 @@ async function resolveService(client: ApiClient, nameOrArn: string): Promise<str
 function checkFlagsApply(command: ServiceCommand, flags: ServiceCommandFlags): void {
   const given = (names: readonly string[]): string[] => names.filter((n) => flags[n as keyof ServiceCommandFlags] !== undefined);
   const own: Record<ServiceCommand, readonly string[]> = {
+    status: [],
     operations: [],
     'build-log': ['follow'],
     events: ['limit'],
@@ -176,6 +189,32 @@ async function newestEvents(client: ApiClient, serviceArn: string, limit: number
 function formatEvent(event: Json): string {
   const at = new Date(Number(event.At) * 1000).toISOString();
   return `${at}  ${String(event.Type).padEnd(20)}  ${String(event.Message).replaceAll('\n', '\n    ')}`;
+}
+
+/**
+ * `berth status`: one short block.
+ *
+ *     service     web (RUNNING)
+ *     instances   desired 3
+ *     revision    4f0c…  current 3, ready 2
+ *     last scaled 2025-06-01T10:00:00.000Z  from 1 to 3 (LOAD): stable concurrency 2.1, panic 19.5, 1 ready, target 7 per instance, panicking yes
+ */
+function formatStatus(service: Json): string {
+  const scaling = (service.Scaling as Json | undefined) ?? {};
+  const lines = [`service     ${String(service.ServiceName)} (${String(service.Status)})`];
+  if (scaling.DesiredInstances !== undefined) lines.push(`instances   desired ${String(scaling.DesiredInstances)}`);
+  const revisions = (scaling.Revisions as Json[] | undefined) ?? [];
+  if (scaling.Revisions !== undefined && revisions.length === 0) lines.push('revision    none running');
+  for (const r of revisions) lines.push(`revision    ${String(r.RevisionId)}  current ${String(r.CurrentInstances)}, ready ${String(r.ReadyInstances)}`);
+  const last = scaling.LastDecision as Json | undefined;
+  if (last !== undefined) {
+    const at = new Date(Number(last.At) * 1000).toISOString();
+    const inputs = last.Reason === 'LOAD'
+      ? `: stable concurrency ${String(last.StableConcurrency)}, panic ${String(last.PanicConcurrency)}, ${String(last.ReadyInstances)} ready, target ${String(last.TargetPerInstance)} per instance, panicking ${last.Panicking === true ? 'yes' : 'no'}`
+      : '';
+    lines.push(`last scaled ${at}  from ${String(last.From)} to ${String(last.To)} (${String(last.Reason)})${inputs}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function formatSettings(settings: Json): string {

@@ -1,27 +1,30 @@
 /**
  * Berth's per-service settings (`Berth.UpdateServiceSettings`, `Berth.DescribeServiceSettings`)
  * and the extension members of DescribeService's `Service` (`Settings`, `LastDeployment`,
- * `CrashLoop`), through signed requests to a real control plane over an in-memory runtime; the
- * official SDK still reads DescribeService; `berth settings` drives the same operations.
+ * `CrashLoop`, `Scaling`), through signed requests to a real control plane over an in-memory
+ * runtime; the official SDK still reads DescribeService; `berth settings` drives the same
+ * operations and `berth status` shows `Scaling`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DescribeServiceCommand } from '@aws-sdk/client-apprunner';
+import { scalingDecisionKey, type ScalingDecisionRecord } from '../../src/core/auto-scaling.ts';
 import { crashLoopKey, type CrashLoopState } from '../../src/core/service-events.ts';
 import { runServiceCommand } from '../../src/main/service-command.ts';
 import { ApiError, startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+import { serviceCommandRunner } from '../support/service-command-runner.ts';
 
 const IMAGE = 'registry.example.com/settings/app:1';
 const MISSING_IMAGE = 'registry.example.com/settings/missing:1';
 /** The installation's defaults, set apart from Berth's own so a test cannot pass by accident. */
-const DEFAULTS = { RequestTimeoutSeconds: 90, IdleTimeoutSeconds: 45, StartupTimeoutSeconds: 30, EphemeralStorageMb: 2048 };
+const DEFAULTS = { RequestTimeoutSeconds: 90, IdleTimeoutSeconds: 45, StartupTimeoutSeconds: 30, EphemeralStorageMb: 2048, ScaleToZeroIdleSeconds: 600 };
 
 let api: ApiHarness;
 
 before(async () => {
   api = await startApiHarness({
     router: { requestTimeoutSeconds: 90, idleTimeoutSeconds: 45 },
-    reconcile: { startupTimeoutSeconds: 30, ephemeralStorageMb: 2048 },
+    reconcile: { startupTimeoutSeconds: 30, ephemeralStorageMb: 2048, scaleToZeroIdleSeconds: 600 },
   });
   api.runtime.missingImages.add(MISSING_IMAGE);
 });
@@ -75,15 +78,17 @@ describe('Berth.UpdateServiceSettings and Berth.DescribeServiceSettings', () => 
     assert.equal(api.cp.store.listOperations(idOf(arn)).length, operationsBefore, 'no operation');
     assert.equal(api.cp.store.activeOperation(idOf(arn)), undefined);
 
-    await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, IdleTimeoutSeconds: 1, StartupTimeoutSeconds: 10 });
-    assert.deepEqual(await settingsOf(arn), { RequestTimeoutSeconds: 3600, IdleTimeoutSeconds: 1, StartupTimeoutSeconds: 10, EphemeralStorageMb: 64 });
+    await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, IdleTimeoutSeconds: 1, StartupTimeoutSeconds: 10, ScaleToZeroIdleSeconds: 86_400 });
+    assert.deepEqual(await settingsOf(arn), { RequestTimeoutSeconds: 3600, IdleTimeoutSeconds: 1, StartupTimeoutSeconds: 10, EphemeralStorageMb: 64, ScaleToZeroIdleSeconds: 86_400 });
+    const event = api.cp.store.listServiceEvents(idOf(arn), 1)[0];
+    assert.equal(event?.message, 'Settings changed: IdleTimeoutSeconds = 1, StartupTimeoutSeconds = 10, ScaleToZeroIdleSeconds = 86400');
   });
 
   test('null returns a setting to the installation default; with none left the service stores none', async () => {
     await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, RequestTimeoutSeconds: 120, IdleTimeoutSeconds: 600 });
     const reply = await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, RequestTimeoutSeconds: null, EphemeralStorageMb: null });
-    assert.deepEqual(reply.Settings, { ...DEFAULTS, IdleTimeoutSeconds: 600, StartupTimeoutSeconds: 10 });
-    await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, IdleTimeoutSeconds: null, StartupTimeoutSeconds: null });
+    assert.deepEqual(reply.Settings, { ...DEFAULTS, IdleTimeoutSeconds: 600, StartupTimeoutSeconds: 10, ScaleToZeroIdleSeconds: 86_400 });
+    await api.call('Berth.UpdateServiceSettings', { ServiceArn: arn, IdleTimeoutSeconds: null, StartupTimeoutSeconds: null, ScaleToZeroIdleSeconds: null });
     assert.deepEqual(await settingsOf(arn), DEFAULTS);
     assert.equal(api.cp.store.getService(idOf(arn))?.settings, undefined);
     assert.ok(!('settings' in (api.cp.store.getService(idOf(arn)) ?? {})), 'the member is gone, not kept as undefined');
@@ -98,10 +103,12 @@ describe('Berth.UpdateServiceSettings and Berth.DescribeServiceSettings', () => 
       ['a startup timeout under 10 s', { StartupTimeoutSeconds: 9 }, /Value '9' at 'startupTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 10/],
       ['ephemeral storage under 64 MiB', { EphemeralStorageMb: 63 }, /Value '63' at 'ephemeralStorageMb'.*greater than or equal to 64/],
       ['ephemeral storage over 100 GiB', { EphemeralStorageMb: 102_401 }, /Value '102401' at 'ephemeralStorageMb'.*less than or equal to 102400/],
+      ['an idle period of 0 before scaling to zero', { ScaleToZeroIdleSeconds: 0 }, /Value '0' at 'scaleToZeroIdleSeconds' failed to satisfy constraint: Member must have value greater than or equal to 1/],
+      ['an idle period over a day', { ScaleToZeroIdleSeconds: 86_401 }, /Value '86401' at 'scaleToZeroIdleSeconds'.*less than or equal to 86400/],
       ['a fractional timeout', { RequestTimeoutSeconds: 1.5 }, /Value 1.5 at 'requestTimeoutSeconds' must be an integer/],
       ['a timeout as a string', { IdleTimeoutSeconds: '60' }, /Value "60" at 'idleTimeoutSeconds' must be an integer/],
-      ['an unknown member', { MemoryMb: 512 }, /Unknown member 'memoryMb'; expected one of: ServiceArn, RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb/],
-      ['no setting at all', {}, /No setting to change: give at least one of RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb/],
+      ['an unknown member', { MemoryMb: 512 }, /Unknown member 'memoryMb'; expected one of: ServiceArn, RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb, ScaleToZeroIdleSeconds/],
+      ['no setting at all', {}, /No setting to change: give at least one of RequestTimeoutSeconds, IdleTimeoutSeconds, StartupTimeoutSeconds, EphemeralStorageMb, ScaleToZeroIdleSeconds/],
       ['one good and one bad member', { RequestTimeoutSeconds: 60, StartupTimeoutSeconds: 0 }, /at 'startupTimeoutSeconds'/],
     ];
     for (const [what, members, message] of cases) {
@@ -116,25 +123,17 @@ describe('Berth.UpdateServiceSettings and Berth.DescribeServiceSettings', () => 
     const { Service } = await api.client.send(new DescribeServiceCommand({ ServiceArn: arn }));
     assert.equal(Service?.ServiceArn, arn);
     assert.equal(Service?.Status, 'RUNNING');
-    assert.ok(Service !== undefined && !('Settings' in Service) && !('LastDeployment' in Service), 'the SDK drops members it does not know');
+    assert.ok(Service !== undefined && !('Settings' in Service) && !('LastDeployment' in Service) && !('Scaling' in Service), 'the SDK drops members it does not know');
   });
 
   test('berth settings shows, changes and resets them; bad flags are usage errors', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { env: { AWS_ACCESS_KEY_ID: api.endpoint.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: api.endpoint.credentials.secretAccessKey }, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
-    const config = { home: api.home, region: 'us-east-1' } as Parameters<typeof runServiceCommand>[3];
-    const run = (args: string[], flags: Parameters<typeof runServiceCommand>[2] = {}): Promise<number> => {
-      out.length = 0;
-      err.length = 0;
-      return runServiceCommand('settings', args, { endpoint: api.cp.apiUrl, ...flags }, config, io);
-    };
+    const { run, out, err } = serviceCommandRunner(api, 'settings');
 
-    assert.equal(await run(['settings-main']), 0, err.join(''));
-    assert.equal(out.join(''), 'request-timeout    300 s\nidle-timeout       45 s\nstartup-timeout    30 s\nephemeral-storage  2048 MiB\n');
-    assert.equal(await run([arn], { 'idle-timeout': '600', 'ephemeral-storage': '4096' }), 0, err.join(''));
-    assert.match(out.join(''), /idle-timeout\s+600 s\n.*\nephemeral-storage\s+4096 MiB/s);
-    assert.equal(await run(['settings-main'], { default: ['request-timeout,idle-timeout', 'ephemeral-storage'] }), 0, err.join(''));
+    assert.equal(await run(['settings-main']), 0, err());
+    assert.equal(out(), 'request-timeout    300 s\nidle-timeout       45 s\nstartup-timeout    30 s\nephemeral-storage  2048 MiB\nscale-to-zero-idle 600 s\n');
+    assert.equal(await run([arn], { 'idle-timeout': '600', 'ephemeral-storage': '4096', 'scale-to-zero-idle': '30' }), 0, err());
+    assert.match(out(), /idle-timeout\s+600 s\n.*\nephemeral-storage\s+4096 MiB\nscale-to-zero-idle 30 s\n$/s);
+    assert.equal(await run(['settings-main'], { default: ['request-timeout,idle-timeout', 'ephemeral-storage', 'scale-to-zero-idle'] }), 0, err());
     assert.deepEqual(await settingsOf(arn), DEFAULTS);
 
     const before = api.dump();
@@ -142,18 +141,19 @@ describe('Berth.UpdateServiceSettings and Berth.DescribeServiceSettings', () => 
       [{ 'request-timeout': 'soon' }, /--request-timeout is 'soon'; expected a whole number from 1 to 3600 \(seconds\)/],
       [{ 'startup-timeout': '5' }, /--startup-timeout is '5'; expected a whole number from 10 to 3600/],
       [{ 'ephemeral-storage': '1e5' }, /--ephemeral-storage is '1e5'/],
-      [{ default: ['memory'] }, /--default 'memory' names no setting; expected one of request-timeout, idle-timeout, startup-timeout, ephemeral-storage/],
+      [{ 'scale-to-zero-idle': '86401' }, /--scale-to-zero-idle is '86401'; expected a whole number from 1 to 86400 \(seconds\)/],
+      [{ default: ['memory'] }, /--default 'memory' names no setting; expected one of request-timeout, idle-timeout, startup-timeout, ephemeral-storage, scale-to-zero-idle/],
       [{ 'idle-timeout': '60', default: ['idle-timeout'] }, /--idle-timeout and --default idle-timeout contradict each other/],
       [{ limit: '5' }, /settings does not take --limit/],
     ] as const) {
       assert.equal(await run(['settings-main'], flags), 2, JSON.stringify(flags));
-      assert.match(err.join(''), message);
-      assert.match(err.join(''), /Usage:\nberth operations SERVICE/);
+      assert.match(err(), message);
+      assert.match(err(), /Usage:\nberth status SERVICE/);
     }
     assert.equal(await run([]), 2);
-    assert.match(err.join(''), /settings takes SERVICE/);
+    assert.match(err(), /settings takes SERVICE/);
     assert.equal(await run(['settings-ghost']), 1);
-    assert.match(err.join(''), /no service named settings-ghost/);
+    assert.match(err(), /no service named settings-ghost/);
     assert.equal(api.dump(), before, 'usage mistakes sent nothing');
   });
 
@@ -249,5 +249,44 @@ describe('DescribeService extension members', () => {
       api.cp.store.setMeta(crashLoopKey(idOf(arn)), '');
     }
     assert.equal((await describeService(arn)).CrashLoop, undefined);
+  });
+
+  test('Scaling: the count wanted, what runs of each revision, and the last decision once there is one; berth status shows them', async () => {
+    const arn = await createService('settings-scaling');
+    const revisionId = api.cp.store.getService(idOf(arn))?.revisionId as string;
+    const before = (await describeService(arn)).Scaling as Json;
+    assert.equal(before.DesiredInstances, 1, 'MinSize, before any decision');
+    assert.equal(before.LastDecision, undefined);
+    assert.deepEqual(before.Revisions, [{ RevisionId: revisionId, CurrentInstances: 1, ReadyInstances: 1 }], "from the reconciler's summary");
+
+    const decision: ScalingDecisionRecord = { at: 1_750_000_000_250, from: 1, to: 4, reason: 'load', stable: 12.5, panic: 30.25, ready: 1, target: 70, panicking: true };
+    api.cp.store.setMeta(scalingDecisionKey(idOf(arn)), JSON.stringify(decision));
+    assert.deepEqual(((await describeService(arn)).Scaling as Json).LastDecision, {
+      At: 1_750_000_000.25,
+      From: 1,
+      To: 4,
+      Reason: 'LOAD',
+      StableConcurrency: 12.5,
+      PanicConcurrency: 30.25,
+      ReadyInstances: 1,
+      TargetPerInstance: 70,
+      Panicking: true,
+    });
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { env: { AWS_ACCESS_KEY_ID: api.endpoint.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: api.endpoint.credentials.secretAccessKey }, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
+    const config = { home: api.home, region: 'us-east-1' } as Parameters<typeof runServiceCommand>[3];
+    assert.equal(await runServiceCommand('status', ['settings-scaling'], { endpoint: api.cp.apiUrl }, config, io), 0, err.join(''));
+    assert.equal(
+      out.join(''),
+      'service     settings-scaling (RUNNING)\n' +
+        'instances   desired 1\n' +
+        `revision    ${revisionId}  current 1, ready 1\n` +
+        'last scaled 2025-06-15T15:06:40.250Z  from 1 to 4 (LOAD): stable concurrency 12.5, panic 30.25, 1 ready, target 70 per instance, panicking yes\n',
+    );
+    out.length = 0;
+    assert.equal(await runServiceCommand('status', ['settings-scaling'], { endpoint: api.cp.apiUrl, limit: '3' }, config, io), 2);
+    assert.match(err.join(''), /status does not take --limit/);
   });
 });

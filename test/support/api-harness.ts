@@ -45,6 +45,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Prefixes of meta keys the control plane writes on its own schedule (see `dump`). */
+const OBSERVED_META = ['instances:', 'scaling:', 'crash-loop:'];
+
 export function target(operation: string): string {
   return operation.includes('.') ? operation : `AppRunner.${operation}`;
 }
@@ -87,7 +90,12 @@ export async function startApiHarness(config: ConfigInput = {}, options: { clock
       // The event log is left out: the reconciler appends to it on its own schedule (an old
       // instance drained after `settle`), and no request writes to it.
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> 'service_events' ORDER BY name").all() as { name: string }[];
-      return tables.map(({ name }) => `${name}: ${JSON.stringify(db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`).join('\n');
+      // So are the reconciler's and autoscaler's observations kept in meta (what runs, the last
+      // scaling decision, crash loops): they change as instances drain, not because of a request.
+      const rows = (name: string): unknown[] => name === 'meta'
+        ? db.prepare(`SELECT * FROM meta WHERE ${OBSERVED_META.map(() => 'key NOT LIKE ?').join(' AND ')} ORDER BY rowid`).all(...OBSERVED_META.map((prefix) => `${prefix}%`))
+        : db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all();
+      return tables.map(({ name }) => `${name}: ${JSON.stringify(rows(name))}`).join('\n');
     },
     async settle(timeoutMs = 15_000) {
       // Named with what each is doing, so a deployment that never ends can be told apart.

@@ -144,12 +144,14 @@ export const INPUT_SHAPES: Readonly<Record<string, Shape>> = {
   ListServices: struct({ NextToken: LONG_NEXT_TOKEN, MaxResults: int({ min: 1, max: 20 }) }),
   ListOperations: struct({ ServiceArn: ARN, NextToken: LONG_NEXT_TOKEN, MaxResults: int({ min: 1, max: 20 }) }, ['ServiceArn']),
 
-  // Auto scaling configurations (§2.2). MaxSize has no maximum in the newest model.
+  // Auto scaling configurations (§2.2). MaxSize has no maximum in the newest model. MinSize 0
+  // is Berth's extension (scale to zero); App Runner's floor is 1, but its clients do not check
+  // MinSize, so they send 0 as they are given it.
   CreateAutoScalingConfiguration: struct(
     {
       AutoScalingConfigurationName: CONFIGURATION_NAME,
       MaxConcurrency: int({ min: 1, max: 200 }),
-      MinSize: int({ min: 1, max: 25 }),
+      MinSize: int({ min: 0, max: 25 }),
       MaxSize: int({ min: 1 }),
       Tags: TAGS,
     },

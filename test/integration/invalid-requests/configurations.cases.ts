@@ -138,10 +138,12 @@ export const family: CaseFamily = {
       ['MaxConcurrency 0', { MaxConcurrency: 0 }, /Value '0' at 'maxConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 1/],
       ['MaxConcurrency 201', { MaxConcurrency: 201 }, /Value '201' at 'maxConcurrency' failed to satisfy constraint: Member must have value less than or equal to 200/],
       ['MaxConcurrency a string', { MaxConcurrency: '100' }, /Value "100" at 'maxConcurrency' must be an integer/],
-      ['MinSize 0', { MinSize: 0 }, /Value '0' at 'minSize' failed to satisfy constraint: Member must have value greater than or equal to 1/],
+      // MinSize 0 is Berth's extension (scale to zero): the floor is 0, not App Runner's 1.
+      ['MinSize -1', { MinSize: -1 }, /Value '-1' at 'minSize' failed to satisfy constraint: Member must have value greater than or equal to 0/],
       ['MinSize 26', { MinSize: 26 }, /Value '26' at 'minSize' failed to satisfy constraint: Member must have value less than or equal to 25/],
       ['MinSize not whole', { MinSize: 1.5 }, /Value 1.5 at 'minSize' must be an integer/],
       ['MaxSize 0', { MaxSize: 0 }, /Value '0' at 'maxSize' failed to satisfy constraint: Member must have value greater than or equal to 1/],
+      ['MaxSize 0 with MinSize 0', { MinSize: 0, MaxSize: 0 }, /^1 validation error detected: Value '0' at 'maxSize' failed to satisfy constraint: Member must have value greater than or equal to 1/],
       ['MaxSize negative', { MaxSize: -3 }, /Value '-3' at 'maxSize' failed to satisfy constraint/],
       ['MinSize greater than MaxSize', { MinSize: 5, MaxSize: 3 }, /Value '5' at 'minSize' is greater than MaxSize 3 at 'maxSize'; MinSize must be less than or equal to MaxSize/],
       ['MinSize greater than MaxSize by one', { MinSize: 2, MaxSize: 1 }, /Value '2' at 'minSize' is greater than MaxSize 1/],
