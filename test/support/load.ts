@@ -3,8 +3,9 @@
  * A small load generator for acceptance tests and benchmarks: `concurrency` loops, each sending
  * one GET at a time to a service through the router over HTTPS (keep-alive connections, Berth's
  * CA, SNI and Host naming the service), for a bounded time or until stopped. Every request is
- * recorded: when it was sent and ended, its status, body, transport error code, and the router's
- * `x-berth-error` and `retry-after` headers. Traffic goes to loopback only.
+ * recorded: when it was sent and ended, its status, body, transport error code, the router's
+ * `x-berth-error` and `retry-after` headers, and any other response headers asked for. Traffic
+ * goes to loopback only.
  */
 import { Pool } from 'undici';
 
@@ -28,6 +29,10 @@ export interface LoadOptions {
   expectedBodies?: readonly string[];
   /** Replaces the default rule (a 200 with an expected body) for what counts as a success. */
   accept?: (sample: Sample) => boolean;
+  /** Response headers to keep on each sample (lower case), e.g. what the app says of itself. */
+  recordHeaders?: readonly string[];
+  /** Each loop waits this long after a response before its next request: a lighter load. 0 by default. */
+  pauseMs?: number;
 }
 
 export interface Sample {
@@ -44,6 +49,8 @@ export interface Sample {
   /** The router's own error code, from `x-berth-error`. */
   berthError?: string;
   retryAfter?: string;
+  /** The `recordHeaders` the response carried, by lower-case name. */
+  headers?: Record<string, string>;
 }
 
 export interface LoadReport {
@@ -69,7 +76,7 @@ const FIRST_FAILURES = 5;
 export class LoadGenerator {
   /** Every request so far, in the order they ended. */
   readonly samples: Sample[] = [];
-  readonly #options: Required<Omit<LoadOptions, 'expectedBodies' | 'accept'>> & Pick<LoadOptions, 'expectedBodies' | 'accept'>;
+  readonly #options: Required<Omit<LoadOptions, 'expectedBodies' | 'accept' | 'recordHeaders'>> & Pick<LoadOptions, 'expectedBodies' | 'accept' | 'recordHeaders'>;
   readonly #pool: Pool;
   #startedAt = 0;
   #deadline = 0;
@@ -77,7 +84,7 @@ export class LoadGenerator {
   #loops: Promise<void>[] = [];
 
   constructor(target: LoadTarget, options: LoadOptions) {
-    this.#options = { path: '/', concurrency: 8, requestTimeoutMs: 10_000, ...options };
+    this.#options = { path: '/', concurrency: 8, requestTimeoutMs: 10_000, pauseMs: 0, ...options };
     this.#pool = new Pool(`https://127.0.0.1:${target.httpsPort}`, {
       connections: this.#options.concurrency,
       connect: { ca: target.ca, servername: options.host },
@@ -151,7 +158,7 @@ export class LoadGenerator {
   }
 
   async #loop(): Promise<void> {
-    const { host, path, requestTimeoutMs } = this.#options;
+    const { host, path, requestTimeoutMs, recordHeaders, pauseMs } = this.#options;
     const headers = { host };
     while (!this.#stopping && performance.now() < this.#deadline) {
       const start = performance.now();
@@ -163,6 +170,13 @@ export class LoadGenerator {
         if (typeof berthError === 'string') sample.berthError = berthError;
         const retryAfter = response.headers['retry-after'];
         if (typeof retryAfter === 'string') sample.retryAfter = retryAfter;
+        if (recordHeaders !== undefined) {
+          sample.headers = {};
+          for (const name of recordHeaders) {
+            const value = response.headers[name];
+            if (typeof value === 'string') sample.headers[name] = value;
+          }
+        }
         this.samples.push(sample);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
@@ -170,6 +184,7 @@ export class LoadGenerator {
         // A refused or cut connection fails at once: do not spin on it.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      if (pauseMs > 0 && !this.#stopping) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   }
 }
