@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
-  AppRunnerClient,
   CreateServiceCommand,
   DeleteServiceCommand,
   DescribeServiceCommand,
@@ -23,71 +22,27 @@ import {
   UpdateServiceCommand,
   type Service,
 } from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { requireDocker } from '../support/docker.ts';
-import { buildHttpImage, pushImage } from '../support/images.ts';
+import { httpsGet, waitFor } from '../support/berth-process.ts';
+import { E2eInstallation, imageSource } from '../support/e2e-installation.ts';
 import { startLoad, type LoadGenerator } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { deleteServicesAndWait, serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
-import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
 
-const docker = new DockerEngineClient();
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-const run = `cpk${process.pid}`;
-const images = { v1: '', v2: '', crash: '' };
-const created: string[] = [];
 /** How long an operation interrupted by a kill may take to end, the restart included. */
 const OPERATION_BOUND_MS = 60_000;
 const IN_PROGRESS = ['PENDING', 'IN_PROGRESS', 'ROLLBACK_IN_PROGRESS'];
 
-before(async (t) => {
-  if (!(await requireDocker(t))) return;
-  registry = await startRegistry();
-  images.v1 = `${registry.host}/${run}/app:1`;
-  images.v2 = `${registry.host}/${run}/app:2`;
-  images.crash = `${registry.host}/${run}/crash:1`;
-  await buildHttpImage(docker, images.v1, { body: 'v1\n' });
-  await buildHttpImage(docker, images.v2, { body: 'v2\n' });
-  await buildHttpImage(docker, images.crash, { behaviour: 'exit' });
-  for (const image of Object.values(images)) {
-    await pushImage(docker, image);
-    // Gone from the engine: Berth pulls each one inside the first operation that needs it.
-    await docker.removeImage(image, { force: true });
-  }
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 10, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
+const e2e = new E2eInstallation({
+  images: { v1: { tag: 'app:1', body: 'v1\n' }, v2: { tag: 'app:2', body: 'v2\n' }, crash: { behaviour: 'exit' } },
+  // Gone from the engine: Berth pulls each one inside the first operation that needs it.
+  pullFresh: true,
+  startupTimeoutSeconds: 10,
 });
-
-after(async () => {
-  await deleteServicesAndWait(client, created);
-  await berth?.stop();
-  await registry?.stop();
-  for (const image of Object.values(images)) if (image !== '') await docker.removeImage(image, { force: true }).catch(() => undefined);
-  await docker.close();
-});
-
-function api(): AppRunnerClient {
-  assert.ok(client, 'Berth did not start');
-  return client;
-}
-
-function up(): BerthUp {
-  assert.ok(berth, 'Berth did not start');
-  return berth;
-}
-
-function output(): string {
-  return berth?.output().slice(-4000) ?? '';
-}
-
-function imageSource(image: string) {
-  return { ImageRepository: { ImageIdentifier: image, ImageRepositoryType: 'ECR' as const, ImageConfiguration: { Port: '8080' } } };
-}
+const docker = e2e.docker;
+before((t) => e2e.start(t));
+after(() => e2e.close());
 
 async function describeService(arn: string): Promise<Service> {
-  const service = (await api().send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
+  const service = (await e2e.client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
   assert.ok(service, `DescribeService ${arn} returned no Service`);
   return service;
 }
@@ -96,22 +51,22 @@ async function describeService(arn: string): Promise<Service> {
 async function operationEnds(arn: string, operationId: string, wanted: string): Promise<void> {
   let status: string | undefined;
   try {
-    status = (await waitForOperation(api(), arn, operationId, (s) => !IN_PROGRESS.includes(s), { timeoutMs: OPERATION_BOUND_MS })).operation.Status;
+    status = (await waitForOperation(e2e.client, arn, operationId, (s) => !IN_PROGRESS.includes(s), { timeoutMs: OPERATION_BOUND_MS })).operation.Status;
   } catch (error) {
-    assert.fail(`${(error as Error).message} (bound ${OPERATION_BOUND_MS} ms); output:\n${output()}`);
+    assert.fail(`${(error as Error).message} (bound ${OPERATION_BOUND_MS} ms); output:\n${e2e.output()}`);
   }
-  assert.equal(status, wanted, `operation ${operationId} ended ${status}, not ${wanted}; output:\n${output()}`);
+  assert.equal(status, wanted, `operation ${operationId} ended ${status}, not ${wanted}; output:\n${e2e.output()}`);
 }
 
 /** A service serving `image` through the router, and its one container. */
 async function runningService(name: string, image: string): Promise<{ arn: string; id: string; host: string; container: ServiceContainer }> {
-  const reply = await api().send(new CreateServiceCommand({ ServiceName: name, SourceConfiguration: imageSource(image) }));
+  const reply = await e2e.client.send(new CreateServiceCommand({ ServiceName: name, SourceConfiguration: imageSource(image) }));
   const arn = reply.Service?.ServiceArn as string;
-  created.push(arn);
+  e2e.created.push(arn);
   await operationEnds(arn, reply.OperationId as string, 'SUCCEEDED');
   const service = await describeService(arn);
   const host = service.ServiceUrl as string;
-  await waitFor(async () => (await httpsGet(up(), host)).status === 200, 10_000, () => `${name} never served; output:\n${output()}`);
+  await waitFor(async () => (await httpsGet(e2e.berth, host)).status === 200, 10_000, () => `${name} never served; output:\n${e2e.output()}`);
   const container = await settledContainer(service.ServiceId as string, () => true);
   return { arn, id: service.ServiceId as string, host, container };
 }
@@ -122,20 +77,20 @@ async function runningService(name: string, image: string): Promise<{ arn: strin
  * with when it was killed and when the new one answered.
  */
 async function killControlPlane(arn: string, operationId: string): Promise<{ killedAt: number; backAt: number }> {
-  const berth = up();
+  const berth = e2e.berth;
   const old = berth.controlPlanePid();
-  const operations = (await api().send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
+  const operations = (await e2e.client.send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
   const status = operations.find((o) => o.Id === operationId)?.Status;
   process.kill(old, 'SIGKILL');
   const killedAt = performance.now();
   await waitFor(
     async () => {
       if (berth.controlPlanePid() === old) return false;
-      await api().send(new ListServicesCommand({}));
+      await e2e.client.send(new ListServicesCommand({}));
       return true;
     },
     30_000,
-    () => `the control plane did not come back after SIGKILL of pid ${old}; output:\n${output()}`,
+    () => `the control plane did not come back after SIGKILL of pid ${old}; output:\n${e2e.output()}`,
   );
   const backAt = performance.now();
   assert.ok(IN_PROGRESS.includes(status ?? ''), `the operation had already ended (${status}) before the kill: the test missed its kill point`);
@@ -154,7 +109,7 @@ async function settledContainer(serviceId: string, check: (c: ServiceContainer) 
       return now.length === 1 && now[0]?.state === 'running' && check(now[0]);
     },
     20_000,
-    () => `expected exactly one container, running ${what}; Docker has ${JSON.stringify(now)}; output:\n${output()}`,
+    () => `expected exactly one container, running ${what}; Docker has ${JSON.stringify(now)}; output:\n${e2e.output()}`,
   );
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   assert.deepEqual(await serviceContainers(docker, serviceId), now, 'the containers changed after they had settled');
@@ -167,7 +122,7 @@ async function noContainers(serviceId: string): Promise<void> {
   await waitFor(
     async () => (now = await serviceContainers(docker, serviceId)).length === 0,
     20_000,
-    () => `the service still has containers: ${JSON.stringify(now)}; output:\n${output()}`,
+    () => `the service still has containers: ${JSON.stringify(now)}; output:\n${e2e.output()}`,
   );
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   assert.deepEqual(await serviceContainers(docker, serviceId), [], 'a container came back');
@@ -179,13 +134,13 @@ async function containerOfAnotherRevision(serviceId: string, revisionId: string)
   await waitFor(
     async () => (found = (await serviceContainers(docker, serviceId)).find((c) => c.revisionId !== revisionId)) !== undefined,
     30_000,
-    () => `no container of the new revision appeared; output:\n${output()}`,
+    () => `no container of the new revision appeared; output:\n${e2e.output()}`,
   );
   return found as ServiceContainer;
 }
 
 function load(host: string, expectedBodies: string[]): LoadGenerator {
-  return startLoad(up(), { host, concurrency: 4, durationMs: 120_000, expectedBodies });
+  return startLoad(e2e.berth, { host, concurrency: 4, durationMs: 120_000, expectedBodies });
 }
 
 /** Waits until `n` requests sent from `from` on succeeded. */
@@ -205,16 +160,16 @@ function succeeded(traffic: LoadGenerator, from: number, to: number): number {
 
 describe('SIGKILL of the control plane inside an operation', () => {
   test('create: killed right after the API answered, the service comes up once, as configured', async () => {
-    const reply = await api().send(new CreateServiceCommand({ ServiceName: 'kill-create', SourceConfiguration: imageSource(images.v1) }));
+    const reply = await e2e.client.send(new CreateServiceCommand({ ServiceName: 'kill-create', SourceConfiguration: imageSource(e2e.images.v1) }));
     const arn = reply.Service?.ServiceArn as string;
-    created.push(arn);
+    e2e.created.push(arn);
     await killControlPlane(arn, reply.OperationId as string);
     await operationEnds(arn, reply.OperationId as string, 'SUCCEEDED');
     const service = await describeService(arn);
     assert.equal(service.Status, 'RUNNING');
-    assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, images.v1, 'the configuration survived');
+    assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.v1, 'the configuration survived');
     assert.equal(service.SourceConfiguration?.ImageRepository?.ImageConfiguration?.Port, '8080');
-    const operations = (await api().send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
+    const operations = (await e2e.client.send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList ?? [];
     assert.deepEqual(operations.map((o) => [o.Id, o.Type, o.Status]), [[reply.OperationId, 'CREATE_SERVICE', 'SUCCEEDED']], 'one operation, the one the API answered with');
     await settledContainer(service.ServiceId as string, () => true);
 
@@ -229,19 +184,19 @@ describe('SIGKILL of the control plane inside an operation', () => {
 
   for (const killPoint of ['right after the API answered', 'once the new revision’s container exists'] as const) {
     test(`update: killed ${killPoint}, the new revision replaces the old and no request fails`, async () => {
-      const { arn, id, host, container: old } = await runningService(killPoint.startsWith('right') ? 'kill-update-a' : 'kill-update-b', images.v1);
+      const { arn, id, host, container: old } = await runningService(killPoint.startsWith('right') ? 'kill-update-a' : 'kill-update-b', e2e.images.v1);
       const traffic = load(host, ['v1\n', 'v2\n']);
       try {
         await served(traffic, 10);
-        const reply = await api().send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(images.v2) }));
+        const reply = await e2e.client.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(e2e.images.v2) }));
         if (!killPoint.startsWith('right')) await containerOfAnotherRevision(id, old.revisionId);
         const { killedAt, backAt } = await killControlPlane(arn, reply.OperationId as string);
         await operationEnds(arn, reply.OperationId as string, 'SUCCEEDED');
         const service = await describeService(arn);
         assert.equal(service.Status, 'RUNNING');
-        assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, images.v2);
+        assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.v2);
         await settledContainer(id, (c) => c.revisionId !== old.revisionId, 'the new revision');
-        await waitFor(async () => (await httpsGet(up(), host)).body === 'v2\n', 10_000, () => 'the router does not serve v2');
+        await waitFor(async () => (await httpsGet(e2e.berth, host)).body === 'v2\n', 10_000, () => 'the router does not serve v2');
         const settledAt = performance.now();
         await served(traffic, 20, settledAt);
         await traffic.stop();
@@ -256,17 +211,17 @@ describe('SIGKILL of the control plane inside an operation', () => {
 
   for (const killPoint of ['right after the API answered', 'once the failing revision’s container exists'] as const) {
     test(`rollback: an update whose instance exits, killed ${killPoint}, rolls back to the instance that served`, async () => {
-      const { arn, id, host, container: old } = await runningService(killPoint.startsWith('right') ? 'kill-rollback-a' : 'kill-rollback-b', images.v1);
+      const { arn, id, host, container: old } = await runningService(killPoint.startsWith('right') ? 'kill-rollback-a' : 'kill-rollback-b', e2e.images.v1);
       const traffic = load(host, ['v1\n']);
       try {
         await served(traffic, 10);
-        const reply = await api().send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(images.crash) }));
+        const reply = await e2e.client.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(e2e.images.crash) }));
         if (!killPoint.startsWith('right')) await containerOfAnotherRevision(id, old.revisionId);
         const { killedAt, backAt } = await killControlPlane(arn, reply.OperationId as string);
         await operationEnds(arn, reply.OperationId as string, 'ROLLBACK_SUCCEEDED');
         const service = await describeService(arn);
         assert.equal(service.Status, 'RUNNING');
-        assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, images.v1, 'the previous configuration is back');
+        assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.v1, 'the previous configuration is back');
         const now = await settledContainer(id, (c) => c.revisionId === old.revisionId, 'the previous revision');
         assert.equal(now.id, old.id, 'the instance that served was kept, not replaced');
         const settledAt = performance.now();
@@ -281,13 +236,13 @@ describe('SIGKILL of the control plane inside an operation', () => {
   }
 
   test('pause: killed right after the API answered, the service ends PAUSED with no container', async () => {
-    const { arn, id, host } = await runningService('kill-pause', images.v1);
+    const { arn, id, host } = await runningService('kill-pause', e2e.images.v1);
     const traffic = load(host, ['v1\n']);
     let pausedAt = 0;
     try {
       await served(traffic, 10);
       pausedAt = performance.now();
-      const reply = await api().send(new PauseServiceCommand({ ServiceArn: arn }));
+      const reply = await e2e.client.send(new PauseServiceCommand({ ServiceArn: arn }));
       await killControlPlane(arn, reply.OperationId as string);
       await operationEnds(arn, reply.OperationId as string, 'SUCCEEDED');
     } finally {
@@ -297,19 +252,19 @@ describe('SIGKILL of the control plane inside an operation', () => {
     assert.equal(traffic.report(0, pausedAt).failures, 0, `requests sent before the pause failed: ${traffic.describe(traffic.report(0, pausedAt))}`);
     const service = await describeService(arn);
     assert.equal(service.Status, 'PAUSED');
-    assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, images.v1, 'the configuration survived');
+    assert.equal(service.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.v1, 'the configuration survived');
     await noContainers(id);
-    assert.notEqual((await httpsGet(up(), host)).status, 200, 'a paused service does not serve');
+    assert.notEqual((await httpsGet(e2e.berth, host)).status, 200, 'a paused service does not serve');
   });
 
   test('delete: killed right after the API answered, the service ends DELETED with no container', async () => {
-    const { arn, id, host } = await runningService('kill-delete', images.v1);
+    const { arn, id, host } = await runningService('kill-delete', e2e.images.v1);
     const traffic = load(host, ['v1\n']);
     let deletedAt = 0;
     try {
       await served(traffic, 10);
       deletedAt = performance.now();
-      const reply = await api().send(new DeleteServiceCommand({ ServiceArn: arn }));
+      const reply = await e2e.client.send(new DeleteServiceCommand({ ServiceArn: arn }));
       await killControlPlane(arn, reply.OperationId as string);
       await operationEnds(arn, reply.OperationId as string, 'SUCCEEDED');
     } finally {
@@ -318,15 +273,15 @@ describe('SIGKILL of the control plane inside an operation', () => {
     assert.equal(traffic.report(0, deletedAt).failures, 0, `requests sent before the delete failed: ${traffic.describe(traffic.report(0, deletedAt))}`);
     assert.equal((await describeService(arn)).Status, 'DELETED');
     await noContainers(id);
-    assert.equal((await httpsGet(up(), host)).status, 404, 'a deleted service is unknown to the router');
-    const listed = (await api().send(new ListServicesCommand({}))).ServiceSummaryList ?? [];
+    assert.equal((await httpsGet(e2e.berth, host)).status, 404, 'a deleted service is unknown to the router');
+    const listed = (await e2e.client.send(new ListServicesCommand({}))).ServiceSummaryList ?? [];
     assert.ok(!listed.some((s) => s.ServiceArn === arn), 'a deleted service is not listed');
   });
 
   test('once every service is deleted, no container of the installation is left', async () => {
-    await deleteServicesAndWait(api(), created);
-    for (const arn of created) assert.equal((await describeService(arn)).Status, 'DELETED', `${arn} was not deleted`);
-    const db = new DatabaseSync(join(up().home, 'berth.db'), { readOnly: true });
+    await deleteServicesAndWait(e2e.client, e2e.created);
+    for (const arn of e2e.created) assert.equal((await describeService(arn)).Status, 'DELETED', `${arn} was not deleted`);
+    const db = new DatabaseSync(join(e2e.berth.home, 'berth.db'), { readOnly: true });
     const installation = (db.prepare("SELECT value FROM meta WHERE key = 'installation-id'").get() as { value?: string } | undefined)?.value;
     db.close();
     assert.ok(installation, 'the installation id is in the store');

@@ -7,60 +7,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AppRunnerClient,
   CreateAutoScalingConfigurationCommand,
   CreateServiceCommand,
   DeleteServiceCommand,
   DescribeServiceCommand,
   type Service,
 } from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { killContainer, requireDocker } from '../support/docker.ts';
-import { buildHttpImage, pushImage } from '../support/images.ts';
+import { waitFor } from '../support/berth-process.ts';
+import { killContainer } from '../support/docker.ts';
+import { E2eInstallation } from '../support/e2e-installation.ts';
 import { startLoad } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { deleteServicesAndWait, describeServiceRaw, serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
+import { describeServiceRaw, serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
 import { signedFetch } from '../support/signed-request.ts';
-import { startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
 
-const docker = new DockerEngineClient();
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-let image = '';
-const created: string[] = [];
-
-before(async (t) => {
-  if (!(await requireDocker(t))) return;
-  registry = await startRegistry();
-  image = `${registry.host}/ifail${process.pid}/app:1`;
-  await buildHttpImage(docker, image);
-  await pushImage(docker, image);
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 10, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
-});
-
-after(async () => {
-  await deleteServicesAndWait(client, created);
-  await berth?.stop();
-  await registry?.stop();
-  if (image !== '') await docker.removeImage(image, { force: true }).catch(() => undefined);
-  await docker.close();
-});
-
-function api(): AppRunnerClient {
-  assert.ok(client, 'Berth did not start');
-  return client;
-}
-
-function up(): BerthUp {
-  assert.ok(berth, 'Berth did not start');
-  return berth;
-}
-
-function output(): string {
-  return berth?.output().slice(-4000) ?? '';
-}
+const e2e = new E2eInstallation({ images: { app: {} }, startupTimeoutSeconds: 10 });
+const docker = e2e.docker;
+before((t) => e2e.start(t));
+after(() => e2e.close());
 
 interface ServiceEvent {
   At: number;
@@ -76,7 +39,7 @@ async function serviceEvents(arn: string): Promise<ServiceEvent[]> {
   const events: ServiceEvent[] = [];
   let token: string | undefined;
   do {
-    const reply = await signedFetch(up(), 'Berth.ListServiceEvents', JSON.stringify({ ServiceArn: arn, MaxResults: 100, ...(token !== undefined && { NextToken: token }) }));
+    const reply = await signedFetch(e2e.berth, 'Berth.ListServiceEvents', JSON.stringify({ ServiceArn: arn, MaxResults: 100, ...(token !== undefined && { NextToken: token }) }));
     assert.equal(reply.status, 200, `Berth.ListServiceEvents answered ${reply.status}: ${reply.body}`);
     const page = reply.json() as { Events?: ServiceEvent[]; NextToken?: string };
     events.push(...(page.Events ?? []));
@@ -87,19 +50,19 @@ async function serviceEvents(arn: string): Promise<ServiceEvent[]> {
 
 /** Creates a service from `image` with a StartCommand and quick TCP health checks; resolves once its creation ended. */
 async function createService(name: string, startCommand: string, extra: { AutoScalingConfigurationArn?: string } = {}): Promise<Service> {
-  const reply = await api().send(
+  const reply = await e2e.client.send(
     new CreateServiceCommand({
       ServiceName: name,
-      SourceConfiguration: { ImageRepository: { ImageIdentifier: image, ImageRepositoryType: 'ECR', ImageConfiguration: { Port: '8080', StartCommand: startCommand } } },
+      SourceConfiguration: { ImageRepository: { ImageIdentifier: e2e.images.app, ImageRepositoryType: 'ECR', ImageConfiguration: { Port: '8080', StartCommand: startCommand } } },
       HealthCheckConfiguration: { Protocol: 'TCP', Interval: 1, Timeout: 1, HealthyThreshold: 1, UnhealthyThreshold: 2 },
       ...extra,
     }),
   );
   const arn = reply.Service?.ServiceArn as string;
-  created.push(arn);
-  const { operation } = await waitForOperation(api(), arn, reply.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
-  assert.equal(operation.Status, 'SUCCEEDED', `creating ${name} ended ${operation.Status}; output:\n${output()}`);
-  const service = (await api().send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
+  e2e.created.push(arn);
+  const { operation } = await waitForOperation(e2e.client, arn, reply.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
+  assert.equal(operation.Status, 'SUCCEEDED', `creating ${name} ended ${operation.Status}; output:\n${e2e.output()}`);
+  const service = (await e2e.client.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
   assert.ok(service);
   return service;
 }
@@ -109,7 +72,7 @@ const shortId = (c: ServiceContainer): string => c.id.slice(0, 12);
 
 describe('instances that die', () => {
   test('one of two instances killed under load: no request fails, a replacement serves, the event log says why', async () => {
-    const asc = await api().send(new CreateAutoScalingConfigurationCommand({ AutoScalingConfigurationName: 'two-instances', MinSize: 2, MaxSize: 2 }));
+    const asc = await e2e.client.send(new CreateAutoScalingConfigurationCommand({ AutoScalingConfigurationName: 'two-instances', MinSize: 2, MaxSize: 2 }));
     // Each instance serves its own host name (its container's short id), to tell them apart.
     const service = await createService('two-instances', '/bin/busybox hostname > /www/index.html; exec /bin/busybox httpd -f -p "$PORT" -h /www', {
       AutoScalingConfigurationArn: asc.AutoScalingConfiguration?.AutoScalingConfigurationArn as string,
@@ -119,9 +82,9 @@ describe('instances that die', () => {
     await waitFor(
       async () => (before = (await serviceContainers(docker, id)).filter((c) => c.state === 'running')).length === 2,
       20_000,
-      () => `two instances never ran: ${JSON.stringify(before)}; output:\n${output()}`,
+      () => `two instances never ran: ${JSON.stringify(before)}; output:\n${e2e.output()}`,
     );
-    const traffic = startLoad(up(), { host: service.ServiceUrl as string, concurrency: 4, durationMs: 120_000 });
+    const traffic = startLoad(e2e.berth, { host: service.ServiceUrl as string, concurrency: 4, durationMs: 120_000 });
     const bodies = (): Set<string> => new Set(traffic.samples.filter((s) => s.status === 200).map((s) => s.body.trim()));
     let replacement: ServiceContainer | undefined;
     const [victim, survivor] = before as [ServiceContainer, ServiceContainer];
@@ -137,7 +100,7 @@ describe('instances that die', () => {
           return replacement !== undefined && bodies().has(shortId(replacement));
         },
         30_000,
-        () => `no replacement served; containers ${JSON.stringify(replacement)}; ${traffic.describe()}; output:\n${output()}`,
+        () => `no replacement served; containers ${JSON.stringify(replacement)}; ${traffic.describe()}; output:\n${e2e.output()}`,
       );
       const replacedAt = performance.now();
       await waitFor(() => traffic.report(replacedAt).requests >= 20, 10_000, () => 'no traffic after the replacement');
@@ -164,7 +127,7 @@ describe('instances that die', () => {
     const failed = events.find((e) => e.InstanceId === victim.instanceId && e.Type === 'INSTANCE_FAILED');
     assert.match(failed?.Message ?? '', /exited with code 137/, 'the event says how it died (SIGKILL: 128 + 9)');
     assert.ok(events.some((e) => e.Type === 'INSTANCE_STARTED' && e.InstanceId === replacement?.instanceId), `no INSTANCE_STARTED event for the replacement: ${JSON.stringify(events, null, 1)}`);
-    assert.equal((await api().send(new DescribeServiceCommand({ ServiceArn: service.ServiceArn }))).Service?.Status, 'RUNNING');
+    assert.equal((await e2e.client.send(new DescribeServiceCommand({ ServiceArn: service.ServiceArn }))).Service?.Status, 'RUNNING');
   });
 
   test('instances that crash a few seconds after starting are replaced with growing pauses, not in a hot loop', async (t) => {
@@ -188,7 +151,7 @@ describe('instances that die', () => {
       const startsOf = async (): Promise<number[]> =>
         (await serviceEvents(arn)).filter((e) => e.Type === 'INSTANCE_STARTED').map((e) => e.At);
       await waitFor(async () => (starts = await startsOf()).length > 0 && Date.now() / 1000 > (starts[0] as number) + WINDOW_S + 1, (WINDOW_S + 15) * 1000,
-        () => `instance starts: ${JSON.stringify(starts)}; output:\n${output()}`);
+        () => `instance starts: ${JSON.stringify(starts)}; output:\n${e2e.output()}`);
     } finally {
       watching = false;
       await watcher;
@@ -209,7 +172,7 @@ describe('instances that die', () => {
     assert.ok((gaps.at(-1) as number) >= (gaps[0] as number) + 2, `the pauses between starts do not grow: ${shown}`);
     assert.ok(mostRunning <= 1, `${mostRunning} instances of a one-instance service ran at once`);
 
-    const described = (await describeServiceRaw(up(), arn)).Service as { Status?: string; CrashLoop?: { Failures?: number; LastReason?: string; RevisionId?: string; NextStartAt?: number } };
+    const described = (await describeServiceRaw(e2e.berth, arn)).Service as { Status?: string; CrashLoop?: { Failures?: number; LastReason?: string; RevisionId?: string; NextStartAt?: number } };
     assert.ok(described.CrashLoop, `DescribeService shows no CrashLoop: ${JSON.stringify(described)}`);
     assert.ok((described.CrashLoop.Failures ?? 0) >= 3, `CrashLoop.Failures: ${JSON.stringify(described.CrashLoop)}`);
     assert.match(described.CrashLoop.LastReason ?? '', /exited with code 1/);
@@ -218,8 +181,8 @@ describe('instances that die', () => {
     assert.ok(events.some((e) => e.Type === 'INSTANCE_FAILED' && /exited with code 1/.test(e.Message)), 'the event log says why the instances failed');
 
     // A service that is backing off is still deleted at once.
-    const deleting = await api().send(new DeleteServiceCommand({ ServiceArn: arn }));
-    const { operation } = await waitForOperation(api(), arn, deleting.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 20_000 });
+    const deleting = await e2e.client.send(new DeleteServiceCommand({ ServiceArn: arn }));
+    const { operation } = await waitForOperation(e2e.client, arn, deleting.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 20_000 });
     assert.equal(operation.Status, 'SUCCEEDED');
     assert.deepEqual(await serviceContainers(docker, id), []);
   });

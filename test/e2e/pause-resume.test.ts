@@ -10,55 +10,23 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  AppRunnerClient,
-  CreateServiceCommand,
-  DescribeServiceCommand,
-  PauseServiceCommand,
-  ResumeServiceCommand,
-  type HealthCheckConfiguration,
-} from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
-import { requireDocker } from '../support/docker.ts';
+import { CreateServiceCommand, DescribeServiceCommand, PauseServiceCommand, ResumeServiceCommand, type HealthCheckConfiguration } from '@aws-sdk/client-apprunner';
+import { httpsGet, waitFor } from '../support/berth-process.ts';
+import { E2eInstallation, imageSource } from '../support/e2e-installation.ts';
 import { buildHttpImage, pushImage, SLOW_PATH } from '../support/images.ts';
 import { startLoad, type Sample } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { deleteServicesAndWait, serviceContainers, waitForOperation } from '../support/services.ts';
+import { serviceContainers, waitForOperation } from '../support/services.ts';
 
-const docker = new DockerEngineClient();
-const run = `pause${process.pid}`;
 const V1 = 'v1\n';
 const MOVED = 'v1 moved while paused\n';
 const HEALTH_CHECK: HealthCheckConfiguration = { Protocol: 'HTTP', Path: '/', Interval: 1, HealthyThreshold: 1 };
 
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-let image: string | undefined;
-/** Image ids to remove at the end: the one that ran and the one the tag was moved to. */
-const imageIds: string[] = [];
-const arns: string[] = [];
-
-before(async (t) => {
-  if (!(await requireDocker(t))) return;
-  registry = await startRegistry();
-  image = `${registry.host}/${run}/app:1`;
-  imageIds.push((await buildHttpImage(docker, image, { body: V1, slow: true })).imageId);
-  await pushImage(docker, image);
-  // No tag polling: the moved tag must not be deployed by auto-deploy either.
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 20, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
-});
-
-after(async () => {
-  await deleteServicesAndWait(client, arns);
-  client?.destroy();
-  await berth?.stop();
-  await registry?.stop();
-  for (const id of imageIds) await docker.removeImage(id, { force: true }).catch(() => undefined);
-  await docker.close();
-});
+// The installation polls no tag: the moved tag must not be deployed by auto-deploy either. It
+// removes the image that ran by its id, and the one the tag was moved to by the tag.
+const e2e = new E2eInstallation({ images: { app: { body: V1, slow: true } } });
+const docker = e2e.docker;
+before((t) => e2e.start(t));
+after(() => e2e.close());
 
 /** A 503 from the router saying the service is paused, with when to try again. */
 function pausedAnswer(s: Pick<Sample, 'status' | 'berthError' | 'retryAfter'>): boolean {
@@ -67,24 +35,21 @@ function pausedAnswer(s: Pick<Sample, 'status' | 'berthError' | 'retryAfter'>): 
 
 describe('pause and resume under load', () => {
   test('the URL answers throughout, paused compute is gone, resume brings back the same version without pulling the moved tag', async (t) => {
-    const api = client as AppRunnerClient;
-    const created = await api.send(new CreateServiceCommand({
-      ServiceName: 'pausable',
-      SourceConfiguration: { ImageRepository: { ImageIdentifier: image, ImageRepositoryType: 'ECR', ImageConfiguration: { Port: '8080' } } },
-      HealthCheckConfiguration: HEALTH_CHECK,
-    }));
+    const api = e2e.client;
+    const image = e2e.images.app;
+    const created = await api.send(new CreateServiceCommand({ ServiceName: 'pausable', SourceConfiguration: imageSource(image), HealthCheckConfiguration: HEALTH_CHECK }));
     const arn = created.Service?.ServiceArn as string;
     const id = created.Service?.ServiceId as string;
     const host = created.Service?.ServiceUrl as string;
-    arns.push(arn);
+    e2e.created.push(arn);
     const first = await waitForOperation(api, arn, created.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
     assert.equal(first.operation.Status, 'SUCCEEDED');
-    await waitFor(async () => (await httpsGet(berth as BerthUp, host)).body === V1, 10_000, () => 'the service never served');
+    await waitFor(async () => (await httpsGet(e2e.berth, host)).body === V1, 10_000, () => 'the service never served');
     const [ran] = await serviceContainers(docker, id);
     const ranImage = (await docker.inspectContainer(ran?.id as string))?.Image;
     assert.ok(ranImage, 'the running instance names its image');
 
-    const load = startLoad(berth as BerthUp, { host, durationMs: 90_000, accept: (s) => (s.status === 200 && s.body === V1) || pausedAnswer(s) });
+    const load = startLoad(e2e.berth, { host, durationMs: 90_000, accept: (s) => (s.status === 200 && s.body === V1) || pausedAnswer(s) });
     const marks: Record<string, number> = {};
     try {
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -92,7 +57,7 @@ describe('pause and resume under load', () => {
       // Requests in flight when the pause begins finish on the instance (it drains first).
       const inFlight = [0, 100, 200].map(async (delay) => {
         await new Promise((resolve) => setTimeout(resolve, delay));
-        return httpsGet(berth as BerthUp, host, SLOW_PATH, 10_000).then(
+        return httpsGet(e2e.berth, host, SLOW_PATH, 10_000).then(
           (r) => `${r.status} ${JSON.stringify(r.body)}`,
           (error: unknown) => `failed: ${(error as Error).message}`,
         );
@@ -107,14 +72,14 @@ describe('pause and resume under load', () => {
       assert.deepEqual(await Promise.all(inFlight), Array(3).fill(`200 ${JSON.stringify(V1)}`), 'the slow requests in flight when the pause began completed');
       assert.equal((await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status, 'PAUSED');
       assert.deepEqual(await serviceContainers(docker, id), [], 'a paused service holds no container');
-      const answer = await httpsGet(berth as BerthUp, host);
+      const answer = await httpsGet(e2e.berth, host);
       assert.equal(answer.status, 503);
       assert.equal(answer.headers['x-berth-error'], 'ServicePaused');
       assert.equal(answer.headers['retry-after'], '10');
 
       // A newer image behind the same tag, in the registry and in the engine.
-      imageIds.push((await buildHttpImage(docker, image as string, { body: MOVED, slow: true })).imageId);
-      await pushImage(docker, image as string);
+      await buildHttpImage(docker, image, { body: MOVED, slow: true });
+      await pushImage(docker, image);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       assert.deepEqual(await serviceContainers(docker, id), [], 'nothing starts while paused');
 
@@ -126,7 +91,7 @@ describe('pause and resume under load', () => {
       assert.equal((await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status, 'RUNNING');
       await waitFor(() => load.samples.some((s) => s.start > (marks.resumed as number) && s.status === 200), 10_000, () => 'no 200 after the resume');
       marks.served = performance.now();
-      assert.equal((await httpsGet(berth as BerthUp, host)).body, V1, 'resume serves the version that ran, not the moved tag');
+      assert.equal((await httpsGet(e2e.berth, host)).body, V1, 'resume serves the version that ran, not the moved tag');
       const after = await serviceContainers(docker, id);
       assert.equal(after.length, 1);
       assert.notEqual(after[0]?.id, ran?.id, 'resume started a new instance');

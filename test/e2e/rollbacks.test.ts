@@ -11,18 +11,14 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppRunnerClient, CreateServiceCommand, DescribeServiceCommand, UpdateServiceCommand, type HealthCheckConfiguration } from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
-import { requireDocker } from '../support/docker.ts';
-import { buildHttpImage, EXIT_MESSAGE, pushImage, type HttpImageOptions } from '../support/images.ts';
+import { CreateServiceCommand, DescribeServiceCommand, UpdateServiceCommand, type HealthCheckConfiguration } from '@aws-sdk/client-apprunner';
+import { httpsGet, waitFor } from '../support/berth-process.ts';
+import { E2eInstallation, imageSource } from '../support/e2e-installation.ts';
+import { EXIT_MESSAGE, type HttpImageOptions } from '../support/images.ts';
 import { startLoad } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { deleteServicesAndWait, describeServiceRaw, serviceContainers, updateServiceSettings, waitForOperation } from '../support/services.ts';
+import { describeServiceRaw, serviceContainers, updateServiceSettings, waitForOperation } from '../support/services.ts';
 import { signedFetch } from '../support/signed-request.ts';
 
-const docker = new DockerEngineClient();
-const run = `rb${process.pid}`;
 const GOOD_BODY = 'v1\n';
 const HEALTH_CHECK: HealthCheckConfiguration = { Protocol: 'HTTP', Path: '/healthz', Interval: 1, HealthyThreshold: 1 };
 const INSTALLATION_STARTUP_SECONDS = 30;
@@ -36,57 +32,28 @@ const FIXTURES = {
 } satisfies Record<string, HttpImageOptions>;
 type Fixture = keyof typeof FIXTURES;
 
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-const images = new Map<Fixture, string>();
+const e2e = new E2eInstallation({ images: FIXTURES, startupTimeoutSeconds: INSTALLATION_STARTUP_SECONDS });
+const docker = e2e.docker;
 let service: { arn: string; id: string; host: string } | undefined;
 
 before(async (t) => {
-  if (!(await requireDocker(t))) return;
-  registry = await startRegistry();
-  for (const [name, options] of Object.entries(FIXTURES) as [Fixture, HttpImageOptions][]) {
-    const tag = `${registry.host}/${run}/${name}:1`;
-    await buildHttpImage(docker, tag, options);
-    await pushImage(docker, tag);
-    images.set(name, tag);
-  }
-  berth = await startBerth({
-    config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: INSTALLATION_STARTUP_SECONDS, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } },
-  });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
-  const created = await client.send(new CreateServiceCommand({ ServiceName: 'rolls-back', SourceConfiguration: imageSource(image('good')), HealthCheckConfiguration: HEALTH_CHECK }));
+  if (!(await e2e.start(t))) return;
+  const created = await e2e.client.send(new CreateServiceCommand({ ServiceName: 'rolls-back', SourceConfiguration: imageSource(e2e.images.good), HealthCheckConfiguration: HEALTH_CHECK }));
   service = { arn: created.Service?.ServiceArn as string, id: created.Service?.ServiceId as string, host: created.Service?.ServiceUrl as string };
+  e2e.created.push(service.arn);
   await waitForRunning();
-  await waitFor(async () => (await httpsGet(berth as BerthUp, service?.host as string)).body === GOOD_BODY, 10_000, () => 'the service never served');
+  await waitFor(async () => (await httpsGet(e2e.berth, service?.host as string)).body === GOOD_BODY, 10_000, () => 'the service never served');
 });
 
-after(async () => {
-  await deleteServicesAndWait(client, service === undefined ? [] : [service.arn]);
-  client?.destroy();
-  await berth?.stop();
-  await registry?.stop();
-  for (const tag of images.values()) await docker.removeImage(tag, { force: true }).catch(() => undefined);
-  await docker.close();
-});
-
-function image(fixture: Fixture): string {
-  const tag = images.get(fixture);
-  if (tag === undefined) throw new Error(`no image for ${fixture}: the setup did not finish`);
-  return tag;
-}
-
-function imageSource(identifier: string) {
-  return { ImageRepository: { ImageIdentifier: identifier, ImageRepositoryType: 'ECR' as const, ImageConfiguration: { Port: '8080' } } };
-}
+after(() => e2e.close());
 
 /** A test may start after an earlier one failed mid-deployment: wait for the service to settle. */
 async function waitForRunning(timeoutMs = 45_000): Promise<void> {
   let status: string | undefined;
   await waitFor(
-    async () => (status = (await (client as AppRunnerClient).send(new DescribeServiceCommand({ ServiceArn: service?.arn }))).Service?.Status) === 'RUNNING',
+    async () => (status = (await e2e.client.send(new DescribeServiceCommand({ ServiceArn: service?.arn }))).Service?.Status) === 'RUNNING',
     timeoutMs,
-    () => `the service is ${status}, not RUNNING; berth output:\n${berth?.output().slice(-3000)}`,
+    () => `the service is ${status}, not RUNNING; berth output:\n${e2e.output()}`,
   );
 }
 
@@ -97,24 +64,24 @@ async function waitForRunning(timeoutMs = 45_000): Promise<void> {
  * took from UpdateService.
  */
 async function rollsBackUnderLoad(t: TestContext, fixture: Fixture, why: readonly RegExp[]): Promise<number> {
-  const api = client as AppRunnerClient;
+  const api = e2e.client;
   const { arn, id, host } = service as { arn: string; id: string; host: string };
   await waitForRunning();
   const before = await serviceContainers(docker, id);
   assert.equal(before.length, 1, `one instance of the good revision before the update: ${JSON.stringify(before)}`);
   const goodRevision = before[0]?.revisionId;
 
-  const load = startLoad(berth as BerthUp, { host, durationMs: 60_000, expectedBodies: [GOOD_BODY] });
+  const load = startLoad(e2e.berth, { host, durationMs: 60_000, expectedBodies: [GOOD_BODY] });
   let tookMs = NaN;
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const startedAt = performance.now();
-    const updated = await api.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(image(fixture)) }));
+    const updated = await api.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(e2e.images[fixture]) }));
     const operationId = updated.OperationId as string;
     const { operation, seenAt } = await waitForOperation(api, arn, operationId, (s) => s !== 'IN_PROGRESS' && s !== 'ROLLBACK_IN_PROGRESS', {
       timeoutMs: (INSTALLATION_STARTUP_SECONDS - 5) * 1000,
     }).catch((error: Error) => {
-      throw new Error(`${error.message}; berth output:\n${berth?.output().slice(-3000)}`);
+      throw new Error(`${error.message}; berth output:\n${e2e.output()}`);
     });
     tookMs = seenAt - startedAt;
     t.diagnostic(`${fixture}: operation ${operation.Status} ${tookMs.toFixed(0)} ms after UpdateService`);
@@ -122,14 +89,14 @@ async function rollsBackUnderLoad(t: TestContext, fixture: Fixture, why: readonl
 
     const described = (await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
     assert.equal(described?.Status, 'RUNNING');
-    assert.equal(described?.SourceConfiguration?.ImageRepository?.ImageIdentifier, image('good'), 'the previous image is restored');
+    assert.equal(described?.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.good, 'the previous image is restored');
 
     // Why, where a user looks: the operation's StatusMessage and DescribeService's LastDeployment.
-    const operations = await signedFetch(berth as BerthUp, 'AppRunner.ListOperations', JSON.stringify({ ServiceArn: arn }));
+    const operations = await signedFetch(e2e.berth, 'AppRunner.ListOperations', JSON.stringify({ ServiceArn: arn }));
     const summary = (operations.json().OperationSummaryList as { Id?: string; StatusMessage?: string }[] | undefined)?.find((o) => o.Id === operationId);
     t.diagnostic(`${fixture}: StatusMessage ${JSON.stringify(summary?.StatusMessage)}`);
     for (const pattern of why) assert.match(summary?.StatusMessage ?? '', pattern);
-    const raw = await describeServiceRaw(berth as BerthUp, arn);
+    const raw = await describeServiceRaw(e2e.berth, arn);
     const last = (raw.Service as { LastDeployment?: { OperationId?: string; Status?: string; StatusMessage?: string } } | undefined)?.LastDeployment;
     t.diagnostic(`${fixture}: LastDeployment ${JSON.stringify(last)}`);
     assert.equal(last?.Status, 'ROLLBACK_SUCCEEDED', `DescribeService's Service.LastDeployment: ${JSON.stringify(last)}`);
@@ -154,8 +121,8 @@ async function rollsBackUnderLoad(t: TestContext, fixture: Fixture, why: readonl
 describe('automatic rollback under load', () => {
   test(`Berth.UpdateServiceSettings sets the service's startup limit to ${SERVICE_STARTUP_SECONDS} s`, async () => {
     const { arn } = service as { arn: string };
-    await updateServiceSettings(berth as BerthUp, { ServiceArn: arn, StartupTimeoutSeconds: SERVICE_STARTUP_SECONDS });
-    const raw = await describeServiceRaw(berth as BerthUp, arn);
+    await updateServiceSettings(e2e.berth, { ServiceArn: arn, StartupTimeoutSeconds: SERVICE_STARTUP_SECONDS });
+    const raw = await describeServiceRaw(e2e.berth, arn);
     const settings = (raw.Service as { Settings?: Record<string, unknown> } | undefined)?.Settings;
     assert.equal(settings?.StartupTimeoutSeconds, SERVICE_STARTUP_SECONDS, `DescribeService's Service.Settings: ${JSON.stringify(settings)}`);
   });

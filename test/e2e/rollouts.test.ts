@@ -12,68 +12,37 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppRunnerClient, CreateServiceCommand, DescribeServiceCommand, UpdateServiceCommand, type HealthCheckConfiguration } from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
-import { requireDocker } from '../support/docker.ts';
-import { buildHttpImage, pushImage, SLOW_PATH } from '../support/images.ts';
+import { CreateServiceCommand, DescribeServiceCommand, UpdateServiceCommand, type HealthCheckConfiguration } from '@aws-sdk/client-apprunner';
+import { httpsGet, waitFor } from '../support/berth-process.ts';
+import { E2eInstallation, imageSource } from '../support/e2e-installation.ts';
+import { SLOW_PATH } from '../support/images.ts';
 import { startLoad, type Sample } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { deleteServicesAndWait, serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
+import { serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
 
-const docker = new DockerEngineClient();
-const run = `roll${process.pid}`;
 const V1 = 'v1\n';
 const V2 = 'v2\n';
 /** HTTP on `/`, probed every second: a revision takes traffic once it answers 200 there. */
 const HEALTH_CHECK: HealthCheckConfiguration = { Protocol: 'HTTP', Path: '/', Interval: 1, HealthyThreshold: 1 };
 const DEPLOYMENTS = 20;
 
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-let images: { v1: string; v2: string } | undefined;
-const arns: string[] = [];
-
-before(async (t) => {
-  if (!(await requireDocker(t))) return;
-  registry = await startRegistry();
-  images = { v1: `${registry.host}/${run}/app:1`, v2: `${registry.host}/${run}/app:2` };
-  await buildHttpImage(docker, images.v1, { body: V1, slow: true });
-  await buildHttpImage(docker, images.v2, { body: V2, slow: true });
-  await pushImage(docker, images.v1);
-  await pushImage(docker, images.v2);
-  // No tag polling: only the test's own UpdateService calls deploy.
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 20, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
-});
-
-after(async () => {
-  await deleteServicesAndWait(client, arns);
-  client?.destroy();
-  await berth?.stop();
-  await registry?.stop();
-  for (const image of Object.values(images ?? {})) await docker.removeImage(image, { force: true }).catch(() => undefined);
-  await docker.close();
-});
-
-function imageSource(identifier: string) {
-  return { ImageRepository: { ImageIdentifier: identifier, ImageRepositoryType: 'ECR' as const, ImageConfiguration: { Port: '8080' } } };
-}
+const e2e = new E2eInstallation({ images: { v1: { tag: 'app:1', body: V1, slow: true }, v2: { tag: 'app:2', body: V2, slow: true } } });
+const docker = e2e.docker;
+before((t) => e2e.start(t));
+after(() => e2e.close());
 
 /** Creates a service on `image` and resolves once it is RUNNING and serves `body` through the router. */
 async function createService(name: string, image: string, body: string): Promise<{ arn: string; host: string; id: string }> {
-  const api = client as AppRunnerClient;
+  const api = e2e.client;
   const created = await api.send(new CreateServiceCommand({ ServiceName: name, SourceConfiguration: imageSource(image), HealthCheckConfiguration: HEALTH_CHECK }));
   const arn = created.Service?.ServiceArn as string;
-  arns.push(arn);
+  e2e.created.push(arn);
   await waitFor(
     async () => (await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.Status === 'RUNNING',
     30_000,
-    () => `${name} never RUNNING; berth output:\n${berth?.output().slice(-3000)}`,
+    () => `${name} never RUNNING; berth output:\n${e2e.output()}`,
   );
   const host = created.Service?.ServiceUrl as string;
-  await waitFor(async () => (await httpsGet(berth as BerthUp, host)).body === body, 10_000, () => `${name} never served ${JSON.stringify(body)}`);
+  await waitFor(async () => (await httpsGet(e2e.berth, host)).body === body, 10_000, () => `${name} never served ${JSON.stringify(body)}`);
   return { arn, host, id: created.Service?.ServiceId as string };
 }
 
@@ -86,7 +55,7 @@ async function waitForOnlyNewContainer(serviceId: string, previous: readonly Ser
       return now.length === 1 && now[0]?.state === 'running' && !previous.some((p) => p.id === now[0]?.id || p.revisionId === now[0]?.revisionId);
     },
     timeoutMs,
-    () => `the old revision's containers were not stopped, or no new one runs: ${JSON.stringify(now)}; berth output:\n${berth?.output().slice(-3000)}`,
+    () => `the old revision's containers were not stopped, or no new one runs: ${JSON.stringify(now)}; berth output:\n${e2e.output()}`,
   );
   return now[0] as ServiceContainer;
 }
@@ -118,11 +87,11 @@ function analyse(samples: readonly Sample[], window: Window): { firstNewMs: numb
 
 describe('rolling deployments under load', () => {
   test(`${DEPLOYMENTS} deployments of alternating versions: no failed request, every response from a healthy revision, traffic never goes back`, async (t) => {
-    const api = client as AppRunnerClient;
-    const { v1, v2 } = images as { v1: string; v2: string };
+    const api = e2e.client;
+    const { v1, v2 } = e2e.images;
     const { arn, host, id } = await createService('rolling', v1, V1);
     let containers = await serviceContainers(docker, id);
-    const load = startLoad(berth as BerthUp, { host, durationMs: 170_000, expectedBodies: [V1, V2] });
+    const load = startLoad(e2e.berth, { host, durationMs: 170_000, expectedBodies: [V1, V2] });
     const windows: Window[] = [];
     const timings: string[] = [];
     try {
@@ -135,7 +104,7 @@ describe('rolling deployments under load', () => {
         windows.push({ from, to: Infinity, oldBody, newBody });
         const updated = await api.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(image) }));
         const { operation, seenAt } = await waitForOperation(api, arn, updated.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
-        assert.equal(operation.Status, 'SUCCEEDED', `deployment ${i} to ${newBody.trim()} ended ${operation.Status}; berth output:\n${berth?.output().slice(-3000)}`);
+        assert.equal(operation.Status, 'SUCCEEDED', `deployment ${i} to ${newBody.trim()} ended ${operation.Status}; berth output:\n${e2e.output()}`);
         const fresh = await waitForOnlyNewContainer(id, containers);
         const oldGoneAt = performance.now();
         containers = [fresh];
@@ -163,11 +132,11 @@ describe('rolling deployments under load', () => {
   });
 
   test('a slow request that started on the old revision completes with 200 after the switch (draining)', async (t) => {
-    const api = client as AppRunnerClient;
-    const { v1, v2 } = images as { v1: string; v2: string };
+    const api = e2e.client;
+    const { v1, v2 } = e2e.images;
     const { arn, host, id } = await createService('draining', v1, V1);
     const before = await serviceContainers(docker, id);
-    const load = startLoad(berth as BerthUp, { host, durationMs: 60_000, expectedBodies: [V1, V2] });
+    const load = startLoad(e2e.berth, { host, durationMs: 60_000, expectedBodies: [V1, V2] });
 
     // 2 s requests, one every 200 ms from before the deployment until after the old instance is
     // gone: whenever the old revision is withdrawn and stopped, some are in flight on it.
@@ -178,7 +147,7 @@ describe('rolling deployments under load', () => {
       while (sending) {
         const start = performance.now();
         slow.push(
-          httpsGet(berth as BerthUp, host, SLOW_PATH, 10_000).then(
+          httpsGet(e2e.berth, host, SLOW_PATH, 10_000).then(
             (r) => ({ start, end: performance.now(), status: r.status, body: r.body }),
             (error: unknown) => ({ start, end: performance.now(), status: 0, body: '', error: (error as Error).message }),
           ),

@@ -16,14 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppRunnerClient, CreateServiceCommand, DescribeServiceCommand, ListOperationsCommand, UpdateServiceCommand } from '@aws-sdk/client-apprunner';
-import { DockerEngineClient } from '../../src/adapters/docker/engine-client.ts';
-import { dockerAvailable, requireDocker } from '../support/docker.ts';
-import { buildHttpImage, pushImage } from '../support/images.ts';
+import { CreateServiceCommand, DescribeServiceCommand, ListOperationsCommand, UpdateServiceCommand } from '@aws-sdk/client-apprunner';
+import { httpsGet, waitFor } from '../support/berth-process.ts';
+import { dockerAvailable } from '../support/docker.ts';
+import { E2eInstallation, imageSource } from '../support/e2e-installation.ts';
 import { startLoad } from '../support/load.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { deleteServicesAndWait, serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
-import { httpsGet, startBerth, waitFor, type BerthUp } from '../support/berth-process.ts';
+import { serviceContainers, waitForOperation, type ServiceContainer } from '../support/services.ts';
 
 /** How long the service may take to serve again once the engine answers. */
 const RECOVERY_BOUND_MS = 60_000;
@@ -192,59 +190,34 @@ async function withEngineStopped(daemon: DaemonLaunch, outage: () => Promise<voi
   }
 }
 
-const docker = new DockerEngineClient();
-let registry: TestRegistry | undefined;
-let berth: BerthUp | undefined;
-let client: AppRunnerClient | undefined;
-const images = { v1: '', v2: '' };
-const created: string[] = [];
 const unsupported = restartUnsupported();
-
+const e2e = new E2eInstallation({ images: { v1: { tag: 'app:1', body: 'v1\n' }, v2: { tag: 'app:2', body: 'v2\n' } }, startupTimeoutSeconds: 10 });
+const docker = e2e.docker;
 before(async (t) => {
-  if (unsupported !== undefined || !(await requireDocker(t))) return;
-  registry = await startRegistry();
-  images.v1 = `${registry.host}/dockerd${process.pid}/app:1`;
-  images.v2 = `${registry.host}/dockerd${process.pid}/app:2`;
-  await buildHttpImage(docker, images.v1, { body: 'v1\n' });
-  await buildHttpImage(docker, images.v2, { body: 'v2\n' });
-  for (const image of Object.values(images)) await pushImage(docker, image);
-  berth = await startBerth({ config: { reconcile: { intervalMs: 250, startupTimeoutSeconds: 10, stopGraceSeconds: 1 }, build: { pollIntervalSeconds: 0 } } });
-  client = new AppRunnerClient({ region: berth.region, endpoint: berth.apiUrl, credentials: berth.credentials });
+  if (unsupported === undefined) await e2e.start(t);
 });
-
-after(async () => {
-  await deleteServicesAndWait(client, created);
-  await berth?.stop();
-  await registry?.stop();
-  for (const image of Object.values(images)) if (image !== '') await docker.removeImage(image, { force: true }).catch(() => undefined);
-  await docker.close();
-});
-
-function output(): string {
-  return berth?.output().slice(-4000) ?? '';
-}
+after(() => e2e.close());
 
 describe('a Docker engine restart', { skip: unsupported ?? false }, () => {
   test('the service serves again with one instance of its revision, nothing orphaned, the API unchanged', async (t) => {
-    assert.ok(berth && client, 'Berth did not start');
-    const api = client;
-    const up = berth;
+    const api = e2e.client;
+    const up = e2e.berth;
     // A service with a history: created, then updated, so two operations must survive.
     const reply = await api.send(new CreateServiceCommand({
       ServiceName: 'engine-restart',
-      SourceConfiguration: { ImageRepository: { ImageIdentifier: images.v1, ImageRepositoryType: 'ECR', ImageConfiguration: { Port: '8080' } } },
+      SourceConfiguration: imageSource(e2e.images.v1),
       HealthCheckConfiguration: { Protocol: 'TCP', Interval: 1, Timeout: 1, HealthyThreshold: 1, UnhealthyThreshold: 2 },
     }));
     const arn = reply.Service?.ServiceArn as string;
     const id = reply.Service?.ServiceId as string;
-    created.push(arn);
+    e2e.created.push(arn);
     const creation = await waitForOperation(api, arn, reply.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
-    assert.equal(creation.operation.Status, 'SUCCEEDED', `the creation ended ${creation.operation.Status}; output:\n${output()}`);
-    const update = await api.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: { ImageRepository: { ImageIdentifier: images.v2, ImageRepositoryType: 'ECR', ImageConfiguration: { Port: '8080' } } } }));
+    assert.equal(creation.operation.Status, 'SUCCEEDED', `the creation ended ${creation.operation.Status}; output:\n${e2e.output()}`);
+    const update = await api.send(new UpdateServiceCommand({ ServiceArn: arn, SourceConfiguration: imageSource(e2e.images.v2) }));
     const { operation } = await waitForOperation(api, arn, update.OperationId as string, (s) => s !== 'IN_PROGRESS', { timeoutMs: 30_000 });
-    assert.equal(operation.Status, 'SUCCEEDED', `the update ended ${operation.Status}; output:\n${output()}`);
+    assert.equal(operation.Status, 'SUCCEEDED', `the update ended ${operation.Status}; output:\n${e2e.output()}`);
     const host = (await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service?.ServiceUrl as string;
-    await waitFor(async () => (await httpsGet(up, host)).body === 'v2\n', 10_000, () => `never served v2; output:\n${output()}`);
+    await waitFor(async () => (await httpsGet(up, host)).body === 'v2\n', 10_000, () => `never served v2; output:\n${e2e.output()}`);
     let before: ServiceContainer[] = [];
     await waitFor(async () => (before = await serviceContainers(docker, id)).length === 1, 10_000, () => `not one container: ${JSON.stringify(before)}`);
     const revisionId = before[0]?.revisionId as string;
@@ -269,7 +242,7 @@ describe('a Docker engine restart', { skip: unsupported ?? false }, () => {
       engineBackAt = performance.now();
       t.diagnostic(`dockerd took ${((stoppedAt - stoppingAt) / 1000).toFixed(1)} s to stop and ${((engineBackAt - stoppedAt) / 1000).toFixed(1)} s to answer again (pid ${dockerdPids().join(', ')})`);
       await waitFor(async () => (await httpsGet(up, host, '/', 2_000)).body === 'v2\n', RECOVERY_BOUND_MS,
-        () => `the service did not serve again within ${RECOVERY_BOUND_MS} ms of the engine's restart; ${traffic.describe(traffic.report(engineBackAt))}; output:\n${output()}`);
+        () => `the service did not serve again within ${RECOVERY_BOUND_MS} ms of the engine's restart; ${traffic.describe(traffic.report(engineBackAt))}; output:\n${e2e.output()}`);
       recoveredAt = performance.now();
       t.diagnostic(`serving again ${((recoveredAt - engineBackAt) / 1000).toFixed(1)} s after the engine answered`);
       await waitFor(() => traffic.report(recoveredAt).requests >= 100, 20_000, () => `too little traffic after the recovery: ${traffic.describe(traffic.report(recoveredAt))}`);
@@ -288,7 +261,7 @@ describe('a Docker engine restart', { skip: unsupported ?? false }, () => {
     await waitFor(
       async () => (now = await serviceContainers(docker, id)).length === 1 && now[0]?.state === 'running' && now[0].revisionId === revisionId,
       20_000,
-      () => `expected one running container of revision ${revisionId}; Docker has ${JSON.stringify(now)}; output:\n${output()}`,
+      () => `expected one running container of revision ${revisionId}; Docker has ${JSON.stringify(now)}; output:\n${e2e.output()}`,
     );
     await sleep(2_000);
     assert.deepEqual(await serviceContainers(docker, id), now, 'the containers changed after they had settled');
@@ -300,7 +273,7 @@ describe('a Docker engine restart', { skip: unsupported ?? false }, () => {
 
     const described = (await api.send(new DescribeServiceCommand({ ServiceArn: arn }))).Service;
     assert.equal(described?.Status, 'RUNNING');
-    assert.equal(described?.SourceConfiguration?.ImageRepository?.ImageIdentifier, images.v2);
+    assert.equal(described?.SourceConfiguration?.ImageRepository?.ImageIdentifier, e2e.images.v2);
     assert.deepEqual((await api.send(new ListOperationsCommand({ ServiceArn: arn }))).OperationSummaryList, operationsBefore, 'the operations are as they were');
     if (up.controlPlanePid() !== controlPlane) t.diagnostic(`note: the control plane restarted during the engine's absence (pid ${controlPlane} → ${up.controlPlanePid()})`);
   });

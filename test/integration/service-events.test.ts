@@ -15,8 +15,8 @@ import { MIGRATIONS } from '../../src/adapters/sqlite/migrations.ts';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.ts';
 import { SERVICE_EVENTS_KEPT, type ServiceEvent } from '../../src/core/service-events.ts';
 import type { ServiceRecord } from '../../src/core/service.ts';
-import { runServiceCommand } from '../../src/main/service-command.ts';
 import { ApiError, startApiHarness, type ApiHarness } from '../support/api-harness.ts';
+import { serviceCommandRunner } from '../support/service-command-runner.ts';
 
 const IMAGE = 'registry.example.com/events/app:1';
 
@@ -217,39 +217,31 @@ describe('Berth.ListServiceEvents', () => {
   });
 
   test('berth events prints the newest N oldest first, one line each; a bad --limit is a usage error', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = { env: { AWS_ACCESS_KEY_ID: api.endpoint.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: api.endpoint.credentials.secretAccessKey }, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
-    const config = { home: api.home, region: 'us-east-1' } as Parameters<typeof runServiceCommand>[3];
-    const run = (args: string[], flags: Parameters<typeof runServiceCommand>[2] = {}): Promise<number> => {
-      out.length = 0;
-      err.length = 0;
-      return runServiceCommand('events', args, { endpoint: api.cp.apiUrl, ...flags }, config, io);
-    };
+    const { run, out, err } = serviceCommandRunner(api, 'events');
 
     append(133, { message: 'test event 133\nsecond line of its message' });
-    assert.equal(await run(['events-main'], { limit: '3' }), 0, err.join(''));
+    assert.equal(await run(['events-main'], { limit: '3' }), 0, err());
     const at = (n: number): string => new Date(1_750_000_000_000 + n * 250).toISOString();
-    assert.equal(out.join(''), [
+    assert.equal(out(), [
       `${at(131)}  INSTANCE_FAILED       test event 131\n`,
       `${at(132)}  INSTANCE_FAILED       test event 132\n`,
       `${at(133)}  INSTANCE_FAILED       test event 133\n    second line of its message\n`,
     ].join(''));
 
-    assert.equal(await run([arn], { limit: '250' }), 0, err.join(''));
-    const lines = out.join('').split('\n').filter((l) => / test event \d+$/.test(l));
+    assert.equal(await run([arn], { limit: '250' }), 0, err());
+    const lines = out().split('\n').filter((l) => / test event \d+$/.test(l));
     assert.equal(lines.at(-1)?.endsWith('test event 133'), true, 'the newest last');
     assert.ok(lines.length >= 130, `${lines.length} lines over three pages`);
     assert.equal(await run(['events-main']), 0);
-    assert.equal(out.join('').trimEnd().split('\n').filter((l) => /^\d{4}-/.test(l)).length, 50, 'default 50');
+    assert.equal(out().trimEnd().split('\n').filter((l) => /^\d{4}-/.test(l)).length, 50, 'default 50');
 
     for (const limit of ['0', '1001', 'ten', '-1']) {
       assert.equal(await run(['events-main'], { limit }), 2, limit);
-      assert.match(err.join(''), new RegExp(`--limit is '${limit}'; expected a whole number from 1 to ${SERVICE_EVENTS_KEPT}`));
+      assert.match(err(), new RegExp(`--limit is '${limit}'; expected a whole number from 1 to ${SERVICE_EVENTS_KEPT}`));
     }
     assert.equal(await run(['events-main'], { follow: true }), 2);
-    assert.match(err.join(''), /events does not take --follow/);
+    assert.match(err(), /events does not take --follow/);
     assert.equal(await run(['events-main', 'extra']), 2);
-    assert.match(err.join(''), /events takes SERVICE/);
+    assert.match(err(), /events takes SERVICE/);
   });
 });
