@@ -21,7 +21,6 @@ import {
   desiredInstancesOf,
   scalingDecisionKey,
   type ScalingDecisionRecord,
-  type ScalingReason,
 } from '../core/auto-scaling.ts';
 import type { Clock } from '../core/clock.ts';
 import { readInstanceSummary } from '../core/instance-summary.ts';
@@ -158,16 +157,9 @@ export interface ScaleInput {
   state: PanicState;
 }
 
-export interface ScaleDecision {
+/** A decision: the count wanted, with the inputs a ScalingDecisionRecord keeps of it. */
+export interface ScaleDecision extends Omit<ScalingDecisionRecord, 'at' | 'from' | 'to'> {
   desired: number;
-  reason: ScalingReason;
-  /** Average concurrency over the stable and the panic windows. */
-  stable: number;
-  panic: number;
-  ready: number;
-  /** Concurrency per instance aimed for. */
-  target: number;
-  panicking: boolean;
   /** For the next decision. */
   state: PanicState;
 }
