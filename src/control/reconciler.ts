@@ -11,6 +11,7 @@ import type { HealthVerdict } from '../core/health.ts';
 import type { OperationRecord } from '../core/operation.ts';
 import type { Route, RouteTable } from '../core/routes.ts';
 import { revisionDigestKey, revisionImageKey, RuntimeError, type ContainerRuntime, type ImageDigests, type Instance } from '../core/runtime.ts';
+import { desiredInstancesOf } from '../core/auto-scaling.ts';
 import { buildFailureMessage } from '../core/build-record.ts';
 import { instanceSummaryKey, type InstanceSummary } from '../core/instance-summary.ts';
 import { crashLoopKey, type CrashLoopState, type ServiceEvent, type ServiceEventType } from '../core/service-events.ts';
@@ -279,7 +280,7 @@ export class Reconciler {
     const deploying = operation !== undefined && isDeployment(operation) && operation.status === 'IN_PROGRESS';
     // The autoscaler's count within [MinSize, MaxSize]; a deployment brings up at least one
     // instance to check, even for a service scaled to zero.
-    const desired = stopping || (stopped && operation === undefined) ? 0 : Math.max(desiredCount(service), deploying ? 1 : 0);
+    const desired = stopping || (stopped && operation === undefined) ? 0 : Math.max(desiredInstancesOf(service), deploying ? 1 : 0);
     // While a new revision starts, the one serving keeps its instances (and its traffic).
     const keep = deploying && service.servingRevisionId !== undefined && service.servingRevisionId !== service.revisionId ? service.servingRevisionId : undefined;
 
@@ -788,7 +789,7 @@ export class Reconciler {
       for (const target of targets) routed.add(target.instanceId);
       // Scaled to zero, or instances starting: the router holds requests (and says so at once)
       // instead of refusing them, so the first request starts an instance and is then served.
-      const hold = !paused && service.status !== 'CREATE_FAILED' && targets.length < Math.max(desiredCount(service), 1);
+      const hold = !paused && service.status !== 'CREATE_FAILED' && targets.length < Math.max(desiredInstancesOf(service), 1);
       routes.push({
         host: service.urlHost,
         serviceId: service.id,
@@ -807,11 +808,6 @@ export class Reconciler {
     this.#routed = routed;
     this.#publish({ routes });
   }
-}
-
-/** Instances the revision serving should have: the autoscaler's decision within [MinSize, MaxSize]. */
-function desiredCount(service: ServiceRecord): number {
-  return Math.min(Math.max(service.desiredInstances ?? service.minSize, service.minSize), service.maxSize);
 }
 
 /** Operations that bring a revision up and succeed once it is healthy. */

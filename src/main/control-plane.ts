@@ -147,6 +147,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const { runtime } = execution;
   log('info', 'control-plane', `instances run on the ${runtime.name} runtime; source code is built by the ${execution.builder.name} builder`);
 
+  const settingsDefaults = defaultServiceSettings(config);
   const feed = new RouteFeed();
   const fleet = new RouterFleet(clock);
   // The tracker reports to the reconciler, which is made after it.
@@ -174,7 +175,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     clock,
     options: {
       intervalMs: config.reconcile.intervalMs,
-      defaults: defaultServiceSettings(config),
+      defaults: settingsDefaults,
       stopGraceSeconds: config.reconcile.stopGraceSeconds,
     },
     publish: (table) => {
@@ -193,7 +194,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
   const autoscaler = new Autoscaler({
     store,
     clock,
-    defaults: defaultServiceSettings(config),
+    defaults: settingsDefaults,
     onChange: () => reconciler.wake(),
     emit: (event) => log(event.type === 'error' ? 'warn' : 'info', 'autoscaler', `${event.serviceName === undefined ? '' : `${event.serviceName}: `}${event.message}`),
   });
@@ -203,7 +204,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
     arn: { region: config.region, accountId: config.accountId },
     domain: config.domain,
     quotas: config.quotas,
-    serviceSettings: defaultServiceSettings(config),
+    serviceSettings: settingsDefaults,
     secrets,
     onChange: () => reconciler.wake(),
   };

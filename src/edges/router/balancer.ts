@@ -32,7 +32,7 @@
  * instance that fails fast would hold the lowest count and draw most of the traffic.
  */
 
-import type { RouteTable, ServiceLoad } from '../../core/routes.ts';
+import type { Route, RouteTable, ServiceLoad } from '../../core/routes.ts';
 import { LoadMeter } from './load-meter.ts';
 
 /** One instance as the balancer tracks it. */
@@ -81,6 +81,8 @@ export interface Waiter {
 export class Lane {
   readonly host: string;
   readonly serviceId: string;
+  /** The host's route in the table in force. */
+  route: Route;
   /** The service's load meter, shared by the lanes of the service. */
   readonly load: LoadMeter;
   upstreams: readonly Upstream[] = [];
@@ -96,9 +98,10 @@ export class Lane {
   /** When the last `onDemand` call for it happened. */
   demandAt = -Infinity;
 
-  constructor(host: string, serviceId: string, load: LoadMeter) {
-    this.host = host;
-    this.serviceId = serviceId;
+  constructor(route: Route, load: LoadMeter) {
+    this.host = route.host;
+    this.serviceId = route.serviceId;
+    this.route = route;
     this.load = load;
   }
 }
@@ -164,7 +167,7 @@ export class Balancer {
       const kept = previous.get(route.host);
       // A host that now routes to another service starts a new lane: its waiters were counted
       // in the other service's load.
-      const lane = kept !== undefined && kept.serviceId === route.serviceId ? kept : new Lane(route.host, route.serviceId, load);
+      const lane = kept !== undefined && kept.serviceId === route.serviceId ? kept : new Lane(route, load);
       const limit = route.maxConcurrency ?? Infinity;
       const upstreams = route.targets.map(({ instanceId, address }) => {
         const key = upstreamKey(instanceId, address);
@@ -190,6 +193,7 @@ export class Balancer {
         byInstance.set(key, upstream);
         return upstream;
       });
+      lane.route = route;
       lane.upstreams = upstreams;
       lane.next = upstreams.length === 0 ? 0 : lane.next % upstreams.length;
       lane.hold = route.hold === true;
@@ -223,7 +227,7 @@ export class Balancer {
     }
   }
 
-  /** The lane of a host (see `hostKey`); undefined when it is not routed. */
+  /** The lane of a host (see `hostKey`), with its route; undefined when it is not routed. */
   lane(host: string): Lane | undefined {
     return this.#byHost.get(host);
   }

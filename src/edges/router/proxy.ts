@@ -41,7 +41,6 @@ export class ProxyResponse extends ServerResponse<IncomingMessage> {
 }
 
 export interface ProxyOptions {
-  routes: { get(host: string): Route | undefined };
   balancer: Balancer;
   /** The keep-alive connection pool of an instance address. */
   pools: { get(address: string): Dispatcher };
@@ -94,17 +93,13 @@ function handleRequest(context: ProxyContext, req: IncomingMessage, res: ProxyRe
     return refuse(res, 'BadRequest', `a request needs exactly one Host header, got ${head.hostCount}`, method, head.host, startedAt);
   }
   const host = hostKey(head.host);
-  const route = context.routes.get(host);
-  if (route === undefined) {
-    return refuse(res, 'UnknownHost', `no service answers on host '${host.slice(0, 255)}'`, method, host, startedAt);
-  }
-  if (route.paused === true) {
-    return refuse(res, 'ServicePaused', refusalMessage('ServicePaused', route, host), method, host, startedAt, route);
-  }
   const lane = context.balancer.lane(host);
   if (lane === undefined) {
-    // The balancer follows the same table as the routes: only a route just removed gets here.
-    return refuse(res, 'NoHealthyInstance', refusalMessage('NoHealthyInstance', route, host), method, host, startedAt, route);
+    return refuse(res, 'UnknownHost', `no service answers on host '${host.slice(0, 255)}'`, method, host, startedAt);
+  }
+  const { route } = lane;
+  if (route.paused === true) {
+    return refuse(res, 'ServicePaused', refusalMessage('ServicePaused', route, host), method, host, startedAt, route);
   }
   lane.load.arrive(startedAt);
   // Requests already waiting go first: a newcomer waits behind them.

@@ -91,7 +91,6 @@ export async function startRouter(config: RouterConfig, dependencies: RouterDepe
   feed.start();
 
   const proxy = createProxyHandler({
-    routes: store,
     balancer,
     pools,
     requestTimeoutMs: config.requestTimeoutMs,
