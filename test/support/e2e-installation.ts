@@ -54,8 +54,8 @@ export class E2eInstallation<Name extends string> {
   #berth: BerthUp | undefined;
   #client: AppRunnerClient | undefined;
   #images: Record<Name, string> | undefined;
-  /** Every image built, by reference and by id: a test may move a tag, and a pulled image may have another id. */
-  readonly #built: { reference: string; imageId: string }[] = [];
+  /** Every image built. */
+  readonly #built: { reference: string }[] = [];
 
   constructor(options: InstallationOptions<Name>) {
     this.#options = options;
@@ -72,8 +72,8 @@ export class E2eInstallation<Name extends string> {
     const images: Partial<Record<Name, string>> = {};
     for (const [name, { tag, ...image }] of Object.entries(this.#options.images) as [Name, InstallationImage][]) {
       const reference = `${this.#registry.host}/installation${process.pid}/${tag ?? `${name}:1`}`;
-      const { imageId } = await buildHttpImage(this.docker, reference, image);
-      this.#built.push({ reference, imageId });
+      await buildHttpImage(this.docker, reference, image);
+      this.#built.push({ reference });
       await pushImage(this.docker, reference);
       if (this.#options.pullFresh === true) await this.docker.removeImage(reference, { force: true });
       images[name] = reference;
@@ -112,10 +112,11 @@ export class E2eInstallation<Name extends string> {
     this.#client?.destroy();
     await this.#berth?.stop();
     await this.#registry?.stop();
-    for (const { reference, imageId } of this.#built) {
-      await this.docker.removeImage(reference, { force: true }).catch(() => undefined);
-      await this.docker.removeImage(imageId, { force: true }).catch(() => undefined);
-    }
+    // By tag only, never by id: fixture images of the same content share one id across test
+    // files (the builder's cache), and removing it under another file building the same image
+    // fails that build ("unable to find image sha256:…", seen in CI). An image a test left
+    // untagged by moving its tag stays, labelled `berth.test-fixture` for pruning.
+    for (const { reference } of this.#built) await this.docker.removeImage(reference, { force: true }).catch(() => undefined);
     await this.docker.close();
   }
 
