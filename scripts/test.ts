@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tapFailures } from './tap-failures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (path: string): string => join(root, 'node_modules', path);
@@ -146,5 +147,10 @@ if (taps.length > 0) {
   const count = (name: string): number =>
     taps.reduce((sum, tap) => sum + Number([...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0), 0);
   console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`);
+  // Named last, so a log's tail says which tests failed and why without scrolling back to them.
+  for (const failure of taps.flatMap(tapFailures)) {
+    console.log(`failed: ${failure.name}${failure.location ? ` (${failure.location.replace(`${root}/`, '')})` : ''}`);
+    if (failure.error) console.log(`        ${failure.error}`);
+  }
 }
 process.exitCode = interrupted || results.some((r) => r.code !== 0) ? 1 : 0;
