@@ -35,6 +35,32 @@ test('a second holder waits until the first releases, and is told who holds it',
   await lock.release();
 });
 
+test('a waiter that finds the lock just created, before its holder wrote its name, still names the holder', async (t) => {
+  const path = lockPath(t);
+  // The holder's state between its mkdir and the write of its owner file.
+  mkdirSync(path, { recursive: true });
+  const told: string[] = [];
+  const waiter = acquireDirectoryLock(path, { pollMs: 50, onWait: (who) => told.push(who) });
+  await sleep(20);
+  writeFileSync(join(path, 'owner.json'), JSON.stringify({ token: 'holder', pid: process.pid, host: hostname(), since: 'now' }));
+  await sleep(150);
+  rmSync(path, { recursive: true, force: true });
+  const lock = await waiter;
+  await lock.release();
+  assert.deepEqual(told, [`process ${process.pid} on ${hostname()}, since now`]);
+});
+
+test("a holder that never writes its name is told by the lock's path", async (t) => {
+  const path = lockPath(t);
+  mkdirSync(path, { recursive: true });
+  const told: string[] = [];
+  const waiter = acquireDirectoryLock(path, { pollMs: 20, onWait: (who) => told.push(who) });
+  await sleep(100);
+  rmSync(path, { recursive: true, force: true });
+  await (await waiter).release();
+  assert.deepEqual(told, [path]);
+});
+
 test('a lock left by a process that has exited is broken at once', async (t) => {
   const path = lockPath(t);
   const dead = spawnSync(process.execPath, ['-e', '']).pid;

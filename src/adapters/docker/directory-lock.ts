@@ -68,6 +68,7 @@ export async function acquireDirectoryLock(path: string, options: DirectoryLockO
   const token = randomUUID();
   await mkdir(dirname(path), { recursive: true });
   let told = false;
+  let polls = 0;
   for (;;) {
     options.signal?.throwIfAborted();
     if (await tryCreate(path, token)) return new DirectoryLock(path, token, options.heartbeatMs ?? 5_000);
@@ -77,10 +78,13 @@ export async function acquireDirectoryLock(path: string, options: DirectoryLockO
       await breakStaleLock(path, staleAfterMs, pollMs, options.signal);
       continue;
     }
-    if (!told) {
+    // A holder that has just created the directory writes its name a moment later: the wait is
+    // told with the name, unless it is still missing a poll later (then the path has to do).
+    if (!told && (holder.named || polls > 0)) {
       told = true;
       options.onWait?.(holder.description);
     }
+    polls += 1;
     await pause(pollMs, options.signal);
   }
 }
@@ -102,8 +106,8 @@ async function tryCreate(path: string, token: string): Promise<boolean> {
   return true;
 }
 
-/** Who holds the lock and whether it is stale; undefined when it has just gone. */
-async function lockHolder(path: string, staleAfterMs: number): Promise<{ stale: boolean; description: string } | undefined> {
+/** Who holds the lock (named once its owner file is written) and whether it is stale; undefined when it has just gone. */
+async function lockHolder(path: string, staleAfterMs: number): Promise<{ stale: boolean; named: boolean; description: string } | undefined> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) return undefined;
   // Just created, owner not written yet: the directory's own time is the heartbeat.
@@ -111,7 +115,7 @@ async function lockHolder(path: string, staleAfterMs: number): Promise<{ stale: 
   const quiet = Date.now() - info.mtimeMs > staleAfterMs;
   const dead = owner !== undefined && owner.host === hostname() && !processAlive(owner.pid);
   const description = owner === undefined ? path : `process ${owner.pid} on ${owner.host}, since ${owner.since}`;
-  return { stale: quiet || dead, description };
+  return { stale: quiet || dead, named: owner !== undefined, description };
 }
 
 async function breakStaleLock(path: string, staleAfterMs: number, pollMs: number, signal: AbortSignal | undefined): Promise<void> {
