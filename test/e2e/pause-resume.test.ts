@@ -108,7 +108,7 @@ describe('pause and resume under load', () => {
     }
 
     const report = load.report();
-    assert.equal(report.failures, 0, load.describe(report));
+    assert.equal(report.failures, 0, `${load.describe(report)}\nberth's warnings:\n${e2e.warnings()}`);
     const whilePaused = load.report(marks.paused, marks.resume);
     assert.ok(whilePaused.requests > 0 && whilePaused.outcomes['HTTP 503 ServicePaused'] === whilePaused.requests, `while paused, every request got 503 ServicePaused: ${whilePaused.summary}`);
     const afterResume = load.report(marks.served);

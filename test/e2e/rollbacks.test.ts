@@ -113,7 +113,7 @@ async function rollsBackUnderLoad(t: TestContext, fixture: Fixture, why: readonl
     t.diagnostic(`${fixture}: load ${load.describe(report)}`);
   }
   const report = load.report();
-  assert.equal(report.failures, 0, load.describe(report));
+  assert.equal(report.failures, 0, `${load.describe(report)}\nberth's warnings:\n${e2e.warnings()}`);
   assert.deepEqual(Object.keys(report.outcomes), [GOOD_BODY.trim()], 'every response came from the good revision');
   return tookMs;
 }

@@ -122,7 +122,7 @@ describe('rolling deployments under load', () => {
     }
 
     const report = load.report();
-    assert.equal(report.failures, 0, load.describe(report));
+    assert.equal(report.failures, 0, `${load.describe(report)}\nberth's warnings:\n${e2e.warnings()}`);
     assert.equal(windows.length, DEPLOYMENTS);
     for (const [i, window] of windows.entries()) {
       const { firstNewMs, wentBack } = analyse(load.samples, window);
@@ -191,6 +191,6 @@ describe('rolling deployments under load', () => {
       'every slow request completes with 200 and a version',
     );
     assert.ok(finishedOnOld.length > 0, 'some slow request started on the old revision and completed after the new one took the traffic');
-    assert.equal(report.failures, 0, load.describe(report));
+    assert.equal(report.failures, 0, `${load.describe(report)}\nberth's warnings:\n${e2e.warnings()}`);
   });
 });

@@ -106,6 +106,15 @@ export class E2eInstallation<Name extends string> {
     return this.#berth?.output().slice(-4000) ?? '';
   }
 
+  /**
+   * The last warnings and errors `berth up` logged (the router logs each request it failed, and
+   * why), for the message of a load test's failure; the full output is mostly request noise.
+   */
+  warnings(): string {
+    const lines = (this.#berth?.output() ?? '').split('\n').filter((line) => / (warn|error) +[\w-]+: /.test(line));
+    return lines.slice(-30).join('\n');
+  }
+
   /** Deletes the created services and waits, stops Berth and the registry, removes the images; safe after a failed start. */
   async close(): Promise<void> {
     await deleteServicesAndWait(this.#client, this.created);

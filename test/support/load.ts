@@ -46,6 +46,8 @@ export interface Sample {
   body: string;
   /** The transport error's code (`UND_ERR_SOCKET`, `ECONNREFUSED`, ...), or its message. */
   error?: string;
+  /** The transport error's message, and whether it came before the response head or while reading the body. */
+  errorDetail?: string;
   /** The router's own error code, from `x-berth-error`. */
   berthError?: string;
   retryAfter?: string;
@@ -152,7 +154,7 @@ export class LoadGenerator {
   describe(report: LoadReport = this.report()): string {
     const lines = [report.summary];
     for (const f of report.firstFailures) {
-      lines.push(`  failed at +${(f.start - this.#startedAt).toFixed(0)}ms after ${(f.end - f.start).toFixed(0)}ms: ${outcomeOf(f)}${f.status !== 0 ? ` ${JSON.stringify(f.body)}` : ''}`);
+      lines.push(`  failed at +${(f.start - this.#startedAt).toFixed(0)}ms after ${(f.end - f.start).toFixed(0)}ms: ${outcomeOf(f)}${f.status !== 0 ? ` ${JSON.stringify(f.body)}` : ` (${f.errorDetail ?? ''})`}`);
     }
     return lines.join('\n');
   }
@@ -162,8 +164,10 @@ export class LoadGenerator {
     const headers = { host };
     while (!this.#stopping && performance.now() < this.#deadline) {
       const start = performance.now();
+      let head: number | undefined;
       try {
         const response = await this.#pool.request({ path, method: 'GET', headers, signal: AbortSignal.timeout(requestTimeoutMs) });
+        head = response.statusCode;
         const body = (await response.body.text()).slice(0, 200);
         const sample: Sample = { start, end: performance.now(), status: response.statusCode, body };
         const berthError = response.headers['x-berth-error'];
@@ -180,7 +184,15 @@ export class LoadGenerator {
         this.samples.push(sample);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
-        this.samples.push({ start, end: performance.now(), status: 0, body: '', error: typeof code === 'string' ? code : (error as Error).message });
+        const message = (error as Error).message;
+        this.samples.push({
+          start,
+          end: performance.now(),
+          status: 0,
+          body: '',
+          error: typeof code === 'string' ? code : message,
+          errorDetail: head === undefined ? `${message}, before the response head` : `${message}, while reading the body of a ${head}`,
+        });
         // A refused or cut connection fails at once: do not spin on it.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
