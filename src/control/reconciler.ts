@@ -71,10 +71,10 @@ export class Reconciler {
   readonly #removing = new Set<string>();
   /** Instances withdrawn from the routes and waiting for the routers to finish their requests. */
   readonly #draining = new Map<string, { since: number; why: string }>();
-  /** Instances in the route table last published, and when others left it. */
+  /** Instances in the route table last published, and the generation (RouterFleet) of the first table without each that left it. */
   #routed = new Set<string>();
-  readonly #leftRoutesAt = new Map<string, number>();
-  #firstPublishAt: number | undefined;
+  readonly #leftRoutesIn = new Map<string, number>();
+  #firstGeneration: number | undefined;
   /** Instances found running by the first pass, and when this reconciler was made. */
   #adopted: Set<string> | undefined;
   readonly #createdAt: number;
@@ -117,7 +117,8 @@ export class Reconciler {
     digests?: ImageDigests;
     /**
      * The routers' reports: an instance leaving the routes is stopped once they have no request
-     * left on it. Without it (no router), instances stop as soon as they leave the routes.
+     * left on it. Without it (no router), instances stop as soon as they leave the routes. Every
+     * table is noted with it before `publish` sends it.
      */
     fleet?: RouterFleet;
   }) {
@@ -235,7 +236,7 @@ export class Reconciler {
       }
     }
     for (const id of this.#draining.keys()) if (!present.has(id)) this.#draining.delete(id);
-    for (const id of this.#leftRoutesAt.keys()) if (!present.has(id)) this.#leftRoutesAt.delete(id);
+    for (const id of this.#leftRoutesIn.keys()) if (!present.has(id)) this.#leftRoutesIn.delete(id);
 
     const passes: Promise<void>[] = [];
     for (const service of services) {
@@ -704,11 +705,12 @@ export class Reconciler {
     if (this.#fleet === undefined) return true;
     // Never in a table of this control plane nor found running from the last one's: no router
     // has ever been told of it (an instance of a deployment that failed).
-    if (!this.#leftRoutesAt.has(instanceId) && this.#adopted?.has(instanceId) !== true) return true;
+    if (!this.#leftRoutesIn.has(instanceId) && this.#adopted?.has(instanceId) !== true) return true;
     // Routers may still serve an instance found running from the last control plane's tables,
     // and may not have reported to this one yet.
     if (this.#adopted?.has(instanceId) === true && this.#clock.now() - this.#createdAt < ROUTER_SETTLE_MS) return false;
-    return this.#fleet.drained(instanceId, this.#leftRoutesAt.get(instanceId) ?? this.#firstPublishAt ?? this.#clock.now());
+    // Nothing published yet: no router can be on a table of this process.
+    return this.#fleet.drained(instanceId, this.#leftRoutesIn.get(instanceId) ?? this.#firstGeneration ?? Infinity);
   }
 
   async #remove(instance: Instance, service: ServiceRecord | undefined, why: string, failed = false): Promise<void> {
@@ -802,11 +804,13 @@ export class Reconciler {
         ...(hold && { hold: true }),
       });
     }
-    const now = this.#clock.now();
-    this.#firstPublishAt ??= now;
-    for (const id of this.#routed) if (!routed.has(id)) this.#leftRoutesAt.set(id, now);
+    const table = { routes };
+    // Noted before the routers can see it: a router's report naming this table must find it.
+    const generation = this.#fleet?.published(table) ?? 0;
+    this.#firstGeneration ??= generation;
+    for (const id of this.#routed) if (!routed.has(id)) this.#leftRoutesIn.set(id, generation);
     this.#routed = routed;
-    this.#publish({ routes });
+    this.#publish(table);
   }
 }
 

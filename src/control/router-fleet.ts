@@ -35,20 +35,30 @@ export class RouterFleet {
   readonly #clock: Clock;
   readonly #liveForMs: number;
   readonly #heard = new Map<string, Heard>();
-  /** Tag → when that table was last published. */
+  /**
+   * Tag → the generation it was last published in. Generations, not times: the reconciler may
+   * publish several tables within one millisecond (the same table again, then one without an
+   * instance), and a router still on the first must not count as having moved on.
+   */
   readonly #published = new Map<string, number>();
+  #generation = 0;
 
   constructor(clock: Clock, options: RouterFleetOptions = {}) {
     this.#clock = clock;
     this.#liveForMs = options.liveForMs ?? 3000;
   }
 
-  /** Notes a table the control plane published (call before the routers can see it). */
-  published(table: RouteTable): void {
+  /**
+   * Notes a table the control plane publishes (call before the routers can see it) and returns
+   * its generation, which counts publications up from 1.
+   */
+  published(table: RouteTable): number {
     const tag = routeTableTag(table);
+    const generation = ++this.#generation;
     this.#published.delete(tag);
-    this.#published.set(tag, this.#clock.now());
+    this.#published.set(tag, generation);
     if (this.#published.size > TABLES_KEPT) this.#published.delete(this.#published.keys().next().value as string);
+    return generation;
   }
 
   record(report: RouterReport): void {
@@ -67,14 +77,14 @@ export class RouterFleet {
   }
 
   /**
-   * Whether an instance withdrawn from the routes at `since` (by a table published then) has
-   * drained: every live router serves on a table published at or after `since` and has no
-   * request left on it.
+   * Whether an instance withdrawn from the routes in generation `since` (the first table
+   * published without it) has drained: every live router serves on a table of that generation
+   * or a later one and has no request left on it.
    */
   drained(instanceId: string, since: number): boolean {
     for (const report of this.live()) {
-      const publishedAt = this.#published.get(report.tableTag);
-      if (publishedAt === undefined || publishedAt < since) return false;
+      const generation = this.#published.get(report.tableTag);
+      if (generation === undefined || generation < since) return false;
       if ((report.instances[instanceId] ?? 0) > 0) return false;
     }
     return true;

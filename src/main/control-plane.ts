@@ -178,11 +178,7 @@ export async function startControlPlane(config: BerthConfig, options: ControlPla
       defaults: settingsDefaults,
       stopGraceSeconds: config.reconcile.stopGraceSeconds,
     },
-    publish: (table) => {
-      // Noted first: a router's report naming this table must find it.
-      fleet.published(table);
-      feed.publish(table);
-    },
+    publish: (table) => feed.publish(table),
     emit: logReconcilerEvent,
     lifecycleSteps: [() => advanceVpcIngressConnections(store, systemClock)],
     builds,
