@@ -28,7 +28,7 @@ export interface RouterFleetOptions {
 /** By this long after the control plane starts, every live router has reported to it. */
 export const ROUTER_SETTLE_MS = 2500;
 
-/** Tables remembered with their publish time; older ones are too old to matter. */
+/** Tables remembered with their generation; older ones are too old to matter. */
 const TABLES_KEPT = 256;
 
 export class RouterFleet {
